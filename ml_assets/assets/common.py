@@ -1,0 +1,64 @@
+"""What every asset module shares: partitions, column schemas from pandera, owners."""
+
+
+import datetime as dt
+from typing import Any
+
+import pandera.pandas as pa
+from dagster import (
+    AssetExecutionContext,
+    DailyPartitionsDefinition,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
+)
+from dagster_pandera import pandera_schema_to_dagster_type
+
+from ml_assets import settings
+
+OWNERS = ["team:ml-platform"]
+CODE_VERSION = "1"
+
+daily_partitions = DailyPartitionsDefinition(
+    start_date=settings.partitions_start().isoformat(), end_offset=1
+)
+
+
+def column_schema(model: type[pa.DataFrameModel]) -> TableSchema:
+    """The UI's column view of a pandera model: types, nullability, uniqueness, checks."""
+    schema = model.to_schema()
+    unique = set(schema.unique or [])
+    columns = []
+    for name, column in schema.columns.items():
+        checks = [str(check.error or check.name) for check in column.checks]
+        columns.append(
+            TableColumn(
+                name=name,
+                type=str(column.dtype),
+                description=", ".join(checks) or None,
+                constraints=TableColumnConstraints(
+                    nullable=column.nullable,
+                    unique=bool(column.unique) or unique == {name},
+                    other=checks,
+                ),
+            )
+        )
+    return TableSchema(columns=columns)
+
+
+def table_metadata(model: type[pa.DataFrameModel], **extra: Any) -> dict[str, Any]:
+    """Definition metadata for a warehouse table asset."""
+    return {"dagster/column_schema": column_schema(model), **extra}
+
+
+def dagster_type(model: type[pa.DataFrameModel]):
+    """Dagster type that validates a frame with pandera before the IO manager writes it."""
+    return pandera_schema_to_dagster_type(model)
+
+
+def partition_days(context: AssetExecutionContext) -> list[dt.date]:
+    """Every day of the partition range a run covers (one day, or a backfill range)."""
+    key_range = context.partition_key_range
+    start = dt.date.fromisoformat(key_range.start)
+    end = dt.date.fromisoformat(key_range.end)
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]

@@ -1,0 +1,68 @@
+"""scoring/churn_predictions: the champion's probability per customer per day."""
+
+
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, Output, asset
+
+from ml_assets import registry
+from ml_assets.assets.common import (
+    CODE_VERSION,
+    OWNERS,
+    daily_partitions,
+    dagster_type,
+    table_metadata,
+)
+from ml_assets.registry import ModelRef
+from ml_assets.resources import MlflowResource
+from ml_assets.schemas import ChurnPredictions
+from ml_assets.scoring import score_features
+
+
+@asset(
+    key=["scoring", "churn_predictions"],
+    group_name="scoring",
+    ins={
+        "customer_features": AssetIn(key=["features", "customer_features"]),
+        "champion_model": AssetIn(key=["registry", "champion_model"]),
+    },
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    output_required=False,
+    dagster_type=dagster_type(ChurnPredictions),
+    metadata=table_metadata(ChurnPredictions, partition_expr="snapshot_date"),
+    kinds={"duckdb", "pandas", "sklearn"},
+    owners=OWNERS,
+    code_version=CODE_VERSION,
+    description=(
+        "Churn probability for every customer of the day from the current champion "
+        "(MLflow alias `champion`), with the model version and the operating threshold. "
+        "Skipped, with a log line, while no champion exists."
+    ),
+)
+def churn_predictions(
+    context: AssetExecutionContext,
+    customer_features: pd.DataFrame,
+    champion_model: ModelRef | None,
+    mlflow: MlflowResource,
+) -> Iterator[Output[pd.DataFrame]]:
+    if champion_model is None:
+        context.log.warning(
+            "No champion model yet: predictions skipped. Run retrain_job to train and promote "
+            "the first model, then materialize this partition again."
+        )
+        return
+    pipeline = registry.load_pipeline(mlflow.tracking_uri, champion_model)
+    predictions = ChurnPredictions.validate(
+        score_features(pipeline, customer_features, champion_model)
+    )
+    yield Output(
+        predictions,
+        metadata={
+            "model_version": champion_model.version,
+            "mlflow_run_id": champion_model.run_id,
+            "mean_probability": float(predictions["churn_probability"].mean()),
+            "predicted_churn_rate": float(predictions["predicted_churn"].mean()),
+        },
+    )

@@ -1,0 +1,146 @@
+"""training/training_set and training/churn_model."""
+
+
+import hashlib
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, asset
+from pydantic import Field
+
+from ml_assets import registry
+from ml_assets.assets.common import CODE_VERSION, OWNERS, dagster_type, table_metadata
+from ml_assets.drift import build_reference_profile
+from ml_assets.features import MODEL_FEATURES, SERVING_COLUMNS, features_to_landing_rows
+from ml_assets.modelling import ModelParams, build_training_set, train_churn_model
+from ml_assets.registry import ModelRef
+from ml_assets.resources import MlflowResource, WarehouseResource
+from ml_assets.schemas import TrainingSet
+
+
+class TrainingSetConfig(Config):
+    window_days: int = Field(default=30, ge=1, description="Most recent labelled days to train on.")
+    test_fraction: float = Field(
+        default=0.2, gt=0, lt=1, description="Share of customers (by id hash) held out for test."
+    )
+
+
+class ModelConfig(Config):
+    learning_rate: float = Field(default=0.05, gt=0, description="Gradient boosting step size.")
+    max_iter: int = Field(default=250, ge=10, description="Boosting iterations.")
+    max_leaf_nodes: int = Field(default=15, ge=2, description="Leaves per tree.")
+    min_samples_leaf: int = Field(default=40, ge=1, description="Minimum rows per leaf.")
+    l2_regularization: float = Field(default=1.0, ge=0, description="L2 penalty on leaf values.")
+    seed: int = Field(default=7, description="Seed for the estimator and the threshold CV folds.")
+
+
+def data_version(frame: pd.DataFrame) -> str:
+    """A short content hash of a frame (stable across runs for equal data)."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
+@asset(
+    key=["training", "training_set"],
+    group_name="training",
+    deps=[["features", "customer_features"]],
+    dagster_type=dagster_type(TrainingSet),
+    metadata=table_metadata(TrainingSet),
+    kinds={"duckdb", "pandas"},
+    owners=OWNERS,
+    code_version=CODE_VERSION,
+    description=(
+        "The most recent labelled days of features (window_days, default 30) with a "
+        "deterministic train/test split by customer id hash: every snapshot of a customer "
+        "falls on the same side."
+    ),
+)
+def training_set(
+    context: AssetExecutionContext, config: TrainingSetConfig, warehouse: WarehouseResource
+) -> pd.DataFrame:
+    # Only the window's days are read, not the whole features table.
+    features = warehouse.query(
+        """
+        select * from features.customer_features
+        where snapshot_date in (
+            select distinct snapshot_date from features.customer_features
+            where churned is not null order by snapshot_date desc limit ?
+        )
+        """,
+        [config.window_days],
+    )
+    result = TrainingSet.validate(
+        build_training_set(features, config.window_days, config.test_fraction)
+    )
+    days = result["snapshot_date"]
+    context.add_output_metadata({
+        "window_start": str(days.min().date()),
+        "window_end": str(days.max().date()),
+        "days": int(days.nunique()),
+        "train_rows": int((result["split"] == "train").sum()),
+        "test_rows": int((result["split"] == "test").sum()),
+        "churn_rate": float(result["churned"].mean()),
+        "data_version": data_version(result),
+    })
+    return result
+
+
+@asset(
+    key=["training", "churn_model"],
+    group_name="training",
+    ins={"training_set": AssetIn(key=["training", "training_set"])},
+    io_manager_key="model_io_manager",
+    metadata={"registry_ref": "latest"},
+    kinds={"sklearn", "mlflow"},
+    owners=OWNERS,
+    code_version=CODE_VERSION,
+    description=(
+        "One sklearn Pipeline from raw landing rows to churn probability (feature function, "
+        "ColumnTransformer, gradient boosting), fitted on the train split, logged to MLflow "
+        "with params, metrics, signature, input example and the drift reference profile, and "
+        "registered as churn_model."
+    ),
+)
+def churn_model(
+    context: AssetExecutionContext,
+    config: ModelConfig,
+    training_set: pd.DataFrame,
+    mlflow: MlflowResource,
+) -> ModelRef:
+    params = ModelParams(**config.model_dump())
+    train = training_set[training_set["split"] == "train"]
+    trained = train_churn_model(train, params)
+    version_of_data = data_version(training_set)
+    profile = build_reference_profile(training_set)
+    days = training_set["snapshot_date"]
+    ref = registry.log_and_register(
+        tracking_uri=mlflow.tracking_uri,
+        artifact_root=mlflow.artifact_root,
+        experiment_name=mlflow.experiment_name,
+        trained=trained,
+        input_example=_raw_example(training_set),
+        profile=profile,
+        params=params.as_dict(),
+        metrics={"train_rows": trained.train_rows, "train_positives": trained.train_positives},
+        tags={
+            "training_set_version": version_of_data,
+            "window_start": str(days.min().date()),
+            "window_end": str(days.max().date()),
+            "code_version": CODE_VERSION,
+            "dagster_run_id": context.run.run_id,
+        },
+    )
+    context.add_output_metadata({
+        "model_version": ref.version,
+        "mlflow_run_id": ref.run_id,
+        "mlflow_model_uri": ref.uri,
+        "threshold": trained.threshold,
+        "train_rows": trained.train_rows,
+        "training_set_version": version_of_data,
+        "features": MetadataValue.json(MODEL_FEATURES),
+    })
+    return ref
+
+
+def _raw_example(training_set: pd.DataFrame) -> pd.DataFrame:
+    """A few rows in the landing schema (no label), the input the registered model accepts."""
+    return features_to_landing_rows(training_set.head(5))[SERVING_COLUMNS]

@@ -1,0 +1,150 @@
+"""Classification metrics, overall and per segment, in plain numpy.
+
+Written out rather than taken from sklearn so that tests can check them against sklearn
+as an independent reference, and so that bootstrap resampling (many evaluations) stays
+cheap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SEGMENT_COLUMNS = ("plan", "contract", "region", "tenure_band")
+TENURE_BANDS = ((0, 90, "0-3m"), (90, 365, "3-12m"), (365, 730, "1-2y"), (730, 10**9, "2y+"))
+METRICS = ("auc", "pr_auc", "log_loss", "brier", "precision", "recall", "f1", "positive_rate")
+# Higher is better for these; the gate uses this to read a difference the right way round.
+HIGHER_IS_BETTER = {"auc": True, "pr_auc": True, "log_loss": False, "brier": False,
+                    "precision": True, "recall": True, "f1": True}
+
+
+def tenure_band(tenure_days: pd.Series) -> pd.Series:
+    """Tenure bands used as an evaluation segment."""
+    out = pd.Series("unknown", index=tenure_days.index, dtype=object)
+    for low, high, name in TENURE_BANDS:
+        out[(tenure_days >= low) & (tenure_days < high)] = name
+    return out
+
+
+def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve via the Mann-Whitney rank statistic (ties get half credit)."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y, dtype=bool)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(p)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the precision-recall curve as a step sum over distinct score cut-offs."""
+    y = np.asarray(y, dtype=float)
+    n_pos = y.sum()
+    if n_pos == 0:
+        return float("nan")
+    order = np.argsort(-np.asarray(p), kind="mergesort")
+    p_sorted = np.asarray(p)[order]
+    tp = np.cumsum(y[order])
+    seen = np.arange(1, len(y) + 1)
+    last_of_run = np.r_[p_sorted[1:] != p_sorted[:-1], True]
+    tp, seen = tp[last_of_run], seen[last_of_run]
+    precision = tp / seen
+    recall = tp / n_pos
+    recall_step = np.diff(np.r_[0.0, recall])
+    return float(np.sum(recall_step * precision))
+
+
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean negative log-likelihood, probabilities clipped to the float64 epsilon."""
+    eps = np.finfo(np.float64).eps
+    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
+    y = np.asarray(y, dtype=float)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def brier(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean((np.asarray(p, dtype=float) - np.asarray(y, dtype=float)) ** 2))
+
+
+def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Precision, recall and F1 of the rule ``p >= threshold`` (0 where undefined)."""
+    y = np.asarray(y, dtype=bool)
+    pred = np.asarray(p) >= threshold
+    tp = float(np.sum(pred & y))
+    fp = float(np.sum(pred & ~y))
+    fn = float(np.sum(~pred & y))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "positive_rate": float(pred.mean()) if len(pred) else 0.0}
+
+
+def compute_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Every metric of :data:`METRICS` for one set of rows."""
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    out = {
+        "auc": roc_auc(y, p),
+        "pr_auc": average_precision(y, p),
+        "log_loss": log_loss(y, p),
+        "brier": brier(y, p),
+    }
+    out.update(threshold_metrics(y, p, threshold))
+    return out
+
+
+def metrics_table(
+    test: pd.DataFrame,
+    proba: np.ndarray,
+    threshold: float,
+    model_version: int,
+    model_run_id: str,
+    role: str,
+    min_segment_rows: int = 1,
+) -> pd.DataFrame:
+    """Long table of metrics overall and per segment for one model's test predictions.
+
+    ``test`` needs ``churned``, ``tenure_days`` and the categorical segment columns.
+    """
+    y = test["churned"].astype(int).to_numpy()
+    frame = pd.DataFrame({"y": y, "p": proba})
+    frame["overall"] = "all"
+    for col in SEGMENT_COLUMNS:
+        frame[col] = (tenure_band(test["tenure_days"]) if col == "tenure_band"
+                      else test[col].astype(str)).to_numpy()
+    rows = []
+    for seg_col in ("overall", *SEGMENT_COLUMNS):
+        for seg_value, group in frame.groupby(seg_col, sort=True):
+            if len(group) < min_segment_rows:
+                continue
+            metrics = compute_metrics(group["y"].to_numpy(), group["p"].to_numpy(), threshold)
+            for metric in METRICS:
+                value = metrics[metric]
+                rows.append({
+                    "model_version": int(model_version),
+                    "model_run_id": model_run_id,
+                    "role": role,
+                    "segment_column": seg_col,
+                    "segment_value": str(seg_value),
+                    "metric": metric,
+                    "value": None if np.isnan(value) else float(value),
+                    "ci_low": None,
+                    "ci_high": None,
+                    "n_rows": len(group),
+                    "n_positives": int(group["y"].sum()),
+                    "threshold": float(threshold),
+                })
+    out = pd.DataFrame(rows)
+    for col in ("value", "ci_low", "ci_high"):
+        out[col] = out[col].astype("float64")
+    return out
+
+
+def headline(report: pd.DataFrame, role: str = "challenger") -> dict[str, float]:
+    """Overall metrics of one role as a flat dict (for metadata and the gate)."""
+    rows = report[(report["role"] == role) & (report["segment_column"] == "overall")]
+    return {r.metric: r.value for r in rows.itertuples()}

@@ -1,0 +1,269 @@
+"""Finding, reading and validating landing files.
+
+A landing file is one day: ``customers_YYYY-MM-DD.csv`` (or ``.parquet``). Reading never
+modifies or moves the file. Every problem becomes a :class:`LandingFileError` whose message
+names the file, the column, the rule and how many rows broke it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from ml_assets.schemas import LANDING_COLUMNS, LandingSnapshot
+
+FILE_PATTERN = re.compile(r"^customers_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
+_DATE_COLUMNS = ("snapshot_date", "signup_date")
+_INT_COLUMNS = ("support_calls_30d", "logins_30d", "days_since_last_login")
+_FLOAT_COLUMNS = ("monthly_charges", "total_charges", "avg_session_minutes")
+_BOOL_VALUES = {"true": True, "false": False, "1": True, "0": False, "t": True, "f": False}
+
+
+class LandingFileError(ValueError):
+    """A landing file that cannot be ingested; the message says what, where and what to do."""
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    day: dt.date
+
+    @property
+    def partition_key(self) -> str:
+        return self.day.isoformat()
+
+
+def parse_landing_name(path: Path) -> LandingFile | None:
+    """The day a landing file holds, or None when the name is not a landing file name."""
+    match = FILE_PATTERN.match(path.name)
+    if not match:
+        return None
+    try:
+        day = dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+    return LandingFile(path=path, day=day)
+
+
+def list_landing_files(landing_dir: Path) -> list[LandingFile]:
+    """Landing files in a folder, sorted by day; CSV wins when a day has both formats.
+
+    Symlinks that point outside the landing folder are ignored, so a link cannot make the
+    pipeline read files it was not given.
+    """
+    if not landing_dir.is_dir():
+        return []
+    root = landing_dir.resolve()
+    by_day: dict[dt.date, LandingFile] = {}
+    for path in sorted(landing_dir.iterdir()):
+        parsed = parse_landing_name(path)
+        if parsed is None or not path.is_file():
+            continue
+        if root not in path.resolve().parents:
+            continue
+        if parsed.day not in by_day or path.suffix == ".csv":
+            by_day[parsed.day] = parsed
+    return [by_day[d] for d in sorted(by_day)]
+
+
+def find_landing_file(landing_dir: Path, day: dt.date) -> LandingFile:
+    """The landing file of one day; a clear error when there is none."""
+    for suffix in (".csv", ".parquet"):
+        path = landing_dir / f"customers_{day.isoformat()}{suffix}"
+        if path.is_file():
+            return LandingFile(path=path, day=day)
+    raise LandingFileError(
+        f"No landing file for {day.isoformat()}: expected "
+        f"{landing_dir / f'customers_{day.isoformat()}.csv'} (or .parquet). "
+        "Land the file, then materialize the partition again."
+    )
+
+
+def _count_phrase(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+def _row_examples(mask: pd.Series, limit: int = 5) -> str:
+    # Row numbers as a user sees them in the file: header is line 1, first record line 2.
+    lines = [str(i + 2) for i in mask[mask].index[:limit]]
+    return ", ".join(lines)
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for a broken file
+            raise LandingFileError(
+                f"{path.name}: not a readable Parquet file ({exc}). Re-export the file."
+            ) from exc
+        return frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object})
+    try:
+        return pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
+        )
+    except UnicodeDecodeError as exc:
+        raise LandingFileError(
+            f"{path.name}: not UTF-8 text (byte {exc.start}). Save the file as UTF-8 CSV."
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise LandingFileError(f"{path.name}: the file is empty. Land a file with a header "
+                               "and at least one row.") from exc
+    except pd.errors.ParserError as exc:
+        raise LandingFileError(
+            f"{path.name}: not a well-formed CSV ({exc}). Check the delimiter (a comma) "
+            "and that the last line is complete."
+        ) from exc
+
+
+def _check_columns(frame: pd.DataFrame, path: Path) -> None:
+    got = list(frame.columns)
+    if got == LANDING_COLUMNS:
+        return
+    missing = [c for c in LANDING_COLUMNS if c not in got]
+    extra = [c for c in got if c not in LANDING_COLUMNS]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected column(s) {', '.join(map(str, extra))}")
+        raise LandingFileError(
+            f"{path.name}: {'; '.join(parts)}. The landing schema's columns are, in order: "
+            f"{', '.join(LANDING_COLUMNS)}."
+        )
+    raise LandingFileError(
+        f"{path.name}: columns are out of order ({', '.join(got)}). Write them in the "
+        f"landing schema's order: {', '.join(LANDING_COLUMNS)}."
+    )
+
+
+def _parse_typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Turn text columns into the contract's types, naming the column and rows that fail."""
+    out = frame.copy()
+    for col in _DATE_COLUMNS:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            continue
+        text = out[col].astype("string").str.strip()
+        parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+        bad = parsed.isna() & text.notna()
+        if bad.any():
+            raise LandingFileError(
+                f"{path.name}: column {col}: {_count_phrase(int(bad.sum()))} are not dates in "
+                f"the form YYYY-MM-DD (lines {_row_examples(bad)}). Fix those values and land "
+                "the file again."
+            )
+        out[col] = parsed
+    for col in _FLOAT_COLUMNS + _INT_COLUMNS:
+        if pd.api.types.is_numeric_dtype(out[col]):
+            numbers = out[col].astype("float64")
+        else:
+            text = out[col].astype("string").str.strip()
+            numbers = pd.to_numeric(text, errors="coerce")
+            bad = numbers.isna() & text.notna()
+            if bad.any():
+                raise LandingFileError(
+                    f"{path.name}: column {col}: {_count_phrase(int(bad.sum()))} are not "
+                    f"numbers (lines {_row_examples(bad)}). Fix those values and land the file "
+                    "again."
+                )
+        if col in _INT_COLUMNS:
+            fractional = numbers.notna() & (numbers != numbers.round())
+            if fractional.any():
+                raise LandingFileError(
+                    f"{path.name}: column {col}: {_count_phrase(int(fractional.sum()))} are "
+                    f"not whole numbers (lines {_row_examples(fractional)})."
+                )
+        out[col] = numbers
+    if not pd.api.types.is_bool_dtype(out["auto_renew"]):
+        text = out["auto_renew"].astype("string").str.strip().str.lower()
+        mapped = text.map(_BOOL_VALUES)
+        bad = mapped.isna()
+        if bad.any():
+            raise LandingFileError(
+                f"{path.name}: column auto_renew: {_count_phrase(int(bad.sum()))} are not "
+                f"true/false (lines {_row_examples(bad)})."
+            )
+        out["auto_renew"] = mapped.astype(bool)
+    churned = out["churned"]
+    if not pd.api.types.is_numeric_dtype(churned):
+        text = churned.astype("string").str.strip()
+        churned = pd.to_numeric(text, errors="coerce")
+        bad = churned.isna() & text.notna()
+        if bad.any():
+            raise LandingFileError(
+                f"{path.name}: column churned: {_count_phrase(int(bad.sum()))} are not 0, 1 "
+                f"or empty (lines {_row_examples(bad)})."
+            )
+    out["churned"] = churned
+    for col in ("customer_id", "plan", "contract", "payment_method", "region"):
+        out[col] = out[col].astype("string").str.strip()
+    return out
+
+
+def _describe_failures(exc: pa.errors.SchemaErrors, path: Path) -> str:
+    cases = exc.failure_cases
+    lines = []
+    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
+        where = "the file" if pd.isna(column) else f"column {column}"
+        examples = ", ".join(map(str, group["failure_case"].astype(str).head(3)))
+        lines.append(f"{where} breaks rule '{check}' in {_count_phrase(len(group))} "
+                     f"(e.g. {examples})")
+    return (f"{path.name}: " + "; ".join(lines)
+            + ". Fix the file and land it again; nothing was written for this day.")
+
+
+def validate_landing(frame: pd.DataFrame, path: Path, day: dt.date) -> pd.DataFrame:
+    """Validate parsed landing rows against the contract and the file's own date."""
+    if frame.empty:
+        raise LandingFileError(
+            f"{path.name}: the file has a header but no rows. Land a file with at least one row."
+        )
+    wrong_day = frame["snapshot_date"].dt.date != day
+    if wrong_day.any():
+        raise LandingFileError(
+            f"{path.name}: column snapshot_date: {_count_phrase(int(wrong_day.sum()))} are not "
+            f"{day.isoformat()}, the file's date (lines {_row_examples(wrong_day)}). One file "
+            "holds one day; split the file by snapshot_date."
+        )
+    dupes = frame["customer_id"].duplicated(keep=False)
+    if dupes.any():
+        raise LandingFileError(
+            f"{path.name}: column customer_id: {_count_phrase(int(dupes.sum()))} share a "
+            f"customer_id that must be unique within the file (lines {_row_examples(dupes)})."
+        )
+    try:
+        return LandingSnapshot.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        raise LandingFileError(_describe_failures(exc, path)) from exc
+
+
+def load_landing_file(landing_file: LandingFile) -> pd.DataFrame:
+    """Read, type and validate one landing file; return rows in the landing schema."""
+    path = landing_file.path
+    if path.stat().st_size == 0:
+        raise LandingFileError(f"{path.name}: the file is empty (0 bytes). Land it again.")
+    frame = _read_raw(path)
+    _check_columns(frame, path)
+    typed = _parse_typed(frame, path)
+    return validate_landing(typed, path, landing_file.day)
+
+
+def check_partition_day(day: dt.date, start: dt.date, today: dt.date | None = None) -> None:
+    """Refuse days outside the partition range with a message that says which bound."""
+    today = today or dt.date.today()
+    if day < start:
+        raise LandingFileError(
+            f"{day.isoformat()} is before the first partition {start.isoformat()} "
+            "(ML_ASSETS_PARTITIONS_START); move the start date or drop the file."
+        )
+    if day > today:
+        raise LandingFileError(
+            f"{day.isoformat()} is in the future (today is {today.isoformat()}); a landing file "
+            "must hold a day that has happened."
+        )

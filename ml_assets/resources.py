@@ -1,0 +1,141 @@
+"""Resources: the warehouse IO manager, the warehouse reader, MLflow, and the model store.
+
+Asset code never names a storage class: it receives these through Dagster's resource
+system, and tests swap in a temporary warehouse and MLflow store.
+"""
+
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    ConfigurableIOManager,
+    ConfigurableResource,
+    InputContext,
+    OutputContext,
+    ResourceDependency,
+)
+
+from ml_assets import registry, settings, warehouse
+from ml_assets.registry import ModelRef
+
+
+def _table_of(asset_key_path: list[str]) -> tuple[str, str]:
+    if len(asset_key_path) < 2:
+        raise warehouse.WarehouseError(
+            f"Asset key {'/'.join(asset_key_path)} needs a prefix: the first part names the "
+            "DuckDB schema (e.g. raw/customer_snapshots)."
+        )
+    return asset_key_path[0], asset_key_path[-1]
+
+
+def _day_range(start: str, end: str) -> tuple[dt.date, dt.date]:
+    return dt.date.fromisoformat(start[:10]), dt.date.fromisoformat(end[:10])
+
+
+class DuckDBWarehouseIOManager(ConfigurableIOManager):
+    """Stores DataFrames in DuckDB tables named by asset key (``schema/table``).
+
+    Unlike the stock DuckDB pandas IO manager, a write replaces the table or the
+    partition's rows in one transaction and inserts by column name; an empty frame is
+    refused unless the asset's metadata says ``allow_empty``; a change of columns is
+    reported instead of half-applied. Partitioned assets name their day column in the
+    ``partition_expr`` metadata.
+    """
+
+    database: str
+    lock_timeout_s: float = 120.0
+
+    def _partition(self, context: InputContext | OutputContext, metadata: dict[str, Any]):
+        if not context.has_asset_partitions:
+            return None, None
+        column = metadata.get("partition_expr")
+        if not column:
+            raise warehouse.WarehouseError(
+                f"Partitioned asset {context.asset_key.to_user_string()} needs metadata "
+                "partition_expr naming its day column."
+            )
+        key_range = context.asset_partition_key_range
+        return str(column), _day_range(key_range.start, key_range.end)
+
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame | None) -> None:
+        if obj is None:
+            return
+        metadata = context.definition_metadata or {}
+        schema, table = _table_of(list(context.asset_key.path))
+        column, days = self._partition(context, metadata)
+        with warehouse.connect(self.database, lock_timeout_s=self.lock_timeout_s) as con:
+            rows = warehouse.replace_rows(
+                con, schema, table, obj, partition_column=column, partition_range=days,
+                allow_empty=bool(metadata.get("allow_empty", False)),
+            )
+        context.add_output_metadata({
+            "dagster/row_count": rows,
+            "dagster/table_name": f"{schema}.{table}",
+        })
+
+    def load_input(self, context: InputContext) -> pd.DataFrame:
+        upstream = context.upstream_output
+        metadata = (upstream.definition_metadata if upstream else None) or {}
+        schema, table = _table_of(list(context.asset_key.path))
+        column, days = self._partition(context, metadata)
+        with warehouse.connect(self.database, lock_timeout_s=self.lock_timeout_s) as con:
+            return warehouse.read_rows(con, schema, table, partition_column=column,
+                                       partition_range=days)
+
+
+class WarehouseResource(ConfigurableResource):
+    """Direct, parameterised reads of the warehouse for assets that query a window."""
+
+    database: str
+    lock_timeout_s: float = 120.0
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        with warehouse.connect(self.database, lock_timeout_s=self.lock_timeout_s) as con:
+            return con.execute(sql, params or []).df()
+
+
+class MlflowResource(ConfigurableResource):
+    """Where MLflow keeps runs, artifacts and the model registry."""
+
+    tracking_uri: str
+    artifact_root: str
+    experiment_name: str = settings.EXPERIMENT_NAME
+
+    def run_url(self, run_id: str) -> str:
+        return f"mlflow://{self.experiment_name}/runs/{run_id}"
+
+    def latest_version(self) -> ModelRef | None:
+        return registry.latest_version(self.tracking_uri)
+
+    def champion(self) -> ModelRef | None:
+        return registry.alias_version(self.tracking_uri, settings.CHAMPION_ALIAS)
+
+
+class ModelRegistryIOManager(ConfigurableIOManager):
+    """Model assets live in the MLflow registry; this hands downstream assets a reference.
+
+    The asset itself logs and registers (or promotes) the model; loading resolves the
+    ``registry_ref`` metadata of the upstream asset: ``latest`` (the newest registered
+    version) or ``champion`` (the version the ``champion`` alias points at, or None).
+    """
+
+    mlflow: ResourceDependency[MlflowResource]
+
+    def handle_output(self, context: OutputContext, obj: ModelRef | None) -> None:
+        if obj is not None:
+            context.add_output_metadata({"model_version": obj.version, "mlflow_run_id": obj.run_id})
+
+    def load_input(self, context: InputContext) -> ModelRef | None:
+        upstream = context.upstream_output
+        mode = ((upstream.definition_metadata if upstream else None) or {}).get("registry_ref")
+        if mode == "champion":
+            return self.mlflow.champion()
+        ref = self.mlflow.latest_version()
+        if ref is None:
+            raise registry.RegistryError(
+                f"No version of {settings.REGISTERED_MODEL_NAME} is registered in "
+                f"{self.mlflow.tracking_uri}; materialize training/churn_model first."
+            )
+        return ref

@@ -1,0 +1,221 @@
+"""landing_sensor and drift_sensor.
+
+Sensors are cheap and idempotent: they read the landing folder and Dagster's event log,
+never the warehouse (a sensor tick times out after 60 s, and the warehouse may be locked
+by a run), and every request carries a run_key so a repeated tick or a daemon restart
+never launches a run twice. Decisions are plain functions, tested without a daemon.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DefaultSensorStatus,
+    JobDefinition,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from ml_assets import settings
+from ml_assets.landing import LandingFile, LandingFileError, check_partition_day, list_landing_files
+
+RAW_KEY = AssetKey(["raw", "customer_snapshots"])
+DRIFT_KEY = AssetKey(["monitoring", "drift_report"])
+# A file modified less than this long ago may still be being written: wait a tick.
+SETTLE_SECONDS = 2.0
+RETRAIN_PRIORITY = "10"
+
+
+@dataclass
+class LandingPlan:
+    requests: list[tuple[str, str]]  # (partition key, run key)
+    cursor: float
+    notes: list[str]
+
+
+def plan_landing_runs(
+    files: list[LandingFile],
+    cursor_mtime: float | None,
+    already_ingested: set[str],
+    now: float,
+    partitions_start: dt.date,
+    today: dt.date,
+    settle_seconds: float = SETTLE_SECONDS,
+) -> LandingPlan:
+    """Which landing files need an ingest run.
+
+    The cursor is the newest modification time already handled. With no cursor (first
+    tick), days already ingested are skipped, so turning the sensor on over a backfilled
+    history does not re-run it. A file rewritten later gets a newer mtime and a new run.
+    """
+    requests, notes = [], []
+    newest = cursor_mtime or 0.0
+    for landing_file in files:
+        mtime = landing_file.path.stat().st_mtime
+        if cursor_mtime is not None and mtime <= cursor_mtime:
+            continue
+        if now - mtime < settle_seconds:
+            notes.append(f"{landing_file.path.name}: still settling, will look again")
+            continue
+        newest = max(newest, mtime)
+        key = landing_file.partition_key
+        try:
+            check_partition_day(landing_file.day, partitions_start, today)
+        except LandingFileError as exc:
+            notes.append(f"{landing_file.path.name}: refused: {exc}")
+            continue
+        if cursor_mtime is None and key in already_ingested:
+            continue
+        requests.append((key, f"{landing_file.path.name}:{int(mtime * 1e6)}"))
+    # Never move the cursor past a file that is still settling.
+    settling = [f.path.stat().st_mtime for f in files
+                if now - f.path.stat().st_mtime < settle_seconds]
+    if settling:
+        newest = min(newest, min(settling) - 1e-6)
+    return LandingPlan(requests=requests, cursor=max(newest, cursor_mtime or 0.0), notes=notes)
+
+
+@dataclass
+class DriftPlan:
+    requests: list[dict]
+    cursor: dict
+
+
+def plan_drift_retrains(events: list[dict], cursor: dict) -> DriftPlan:
+    """One retrain per drift event.
+
+    ``events`` are drift report materializations in event-log order, each with
+    ``storage_id``, ``partition``, ``dataset_drift`` and ``drifted_features``. A drift event
+    starts at a drifted report that follows a report without drift (or is the first seen);
+    further drifted reports belong to the same event until a day without drift ends it. So
+    a lasting shift asks for one retrain, not one per day, and a refused challenger cannot
+    start a retraining loop; the weekly schedule keeps retraining meanwhile.
+    """
+    in_event = bool(cursor.get("in_event", False))
+    last_id = int(cursor.get("storage_id", 0))
+    requests = []
+    for event in events:
+        last_id = max(last_id, int(event["storage_id"]))
+        if event["dataset_drift"]:
+            if not in_event:
+                requests.append({
+                    "run_key": f"drift-event-{event['storage_id']}",
+                    "partition": event["partition"],
+                    "drifted_features": event["drifted_features"],
+                    "storage_id": event["storage_id"],
+                })
+            in_event = True
+        else:
+            in_event = False
+    return DriftPlan(requests=requests, cursor={"storage_id": last_id, "in_event": in_event})
+
+
+def build_landing_sensor(job: JobDefinition | Any, landing_dir: Path | None = None):
+    """The landing sensor for a target job (tests pass another folder)."""
+
+    @sensor(
+        name="landing_sensor",
+        job=job,
+        minimum_interval_seconds=settings.sensor_interval_seconds(),
+        default_status=DefaultSensorStatus.RUNNING,
+        description="A new or rewritten landing file requests ingest_job for its day.",
+    )
+    def landing_sensor(context: SensorEvaluationContext):
+        folder = landing_dir or settings.landing_dir()
+        files = list_landing_files(folder)
+        cursor = float(context.cursor) if context.cursor else None
+        ingested = (
+            set(context.instance.get_materialized_partitions(RAW_KEY)) if cursor is None else set()
+        )
+        plan = plan_landing_runs(files, cursor, ingested, time.time(),
+                                 settings.partitions_start(), dt.date.today())
+        for note in plan.notes:
+            context.log.info(note)
+        runs = [
+            RunRequest(run_key=run_key, partition_key=key,
+                       tags={"ml_assets/trigger": "landing_file"})
+            for key, run_key in plan.requests
+        ]
+        if not runs:
+            return SensorResult(
+                skip_reason=SkipReason(f"No new landing files in {folder}"),
+                cursor=str(plan.cursor),
+            )
+        return SensorResult(run_requests=runs, cursor=str(plan.cursor))
+
+    return landing_sensor
+
+
+def read_drift_events(instance, after_storage_id: int, limit: int = 200) -> list[dict]:
+    """Drift report materializations after a storage id, oldest first, as plain dicts."""
+    result = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=DRIFT_KEY, after_storage_id=after_storage_id or None),
+        limit=limit,
+        ascending=True,
+    )
+    events = []
+    for record in result.records:
+        materialization = record.asset_materialization
+        metadata = materialization.metadata if materialization else {}
+        drift_value = metadata.get("dataset_drift")
+        features_value = metadata.get("drifted_features")
+        events.append({
+            "storage_id": record.storage_id,
+            "partition": materialization.partition if materialization else None,
+            "dataset_drift": bool(drift_value.value) if drift_value is not None else False,
+            "drifted_features": list(features_value.value) if features_value is not None else [],
+        })
+    return events
+
+
+def build_drift_sensor(job: JobDefinition | Any):
+    """The drift sensor for a target job (tests pass another)."""
+
+    @sensor(
+        name="drift_sensor",
+        job=job,
+        minimum_interval_seconds=settings.sensor_interval_seconds(),
+        default_status=DefaultSensorStatus.RUNNING,
+        description=(
+            "Reads monitoring/drift_report materializations from the event log; a new drift "
+            "event requests one retrain_job run."
+        ),
+    )
+    def drift_sensor(context: SensorEvaluationContext):
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        events = read_drift_events(context.instance, int(cursor.get("storage_id", 0)))
+        plan = plan_drift_retrains(events, cursor)
+        runs = [
+            RunRequest(
+                run_key=req["run_key"],
+                tags={
+                    "ml_assets/trigger": "drift",
+                    "ml_assets/drift_partition": str(req["partition"]),
+                    "ml_assets/drifted_features": ",".join(req["drifted_features"])[:200],
+                    "ml_assets/drift_event_storage_id": str(req["storage_id"]),
+                    # Jump the queue: days after the drift should be scored by the new model.
+                    "dagster/priority": RETRAIN_PRIORITY,
+                },
+            )
+            for req in plan.requests
+        ]
+        for req in plan.requests:
+            context.log.info(f"Drift event on {req['partition']} ({req['drifted_features']}): "
+                             "requesting retrain_job")
+        if not runs:
+            return SensorResult(skip_reason=SkipReason("No new drift event"),
+                                cursor=json.dumps(plan.cursor))
+        return SensorResult(run_requests=runs, cursor=json.dumps(plan.cursor))
+
+    return drift_sensor

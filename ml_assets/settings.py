@@ -1,0 +1,79 @@
+"""Paths and environment, read in one place.
+
+Every location has a default under the project root and an environment override, so
+nothing machine-specific is written in code. Functions (not module constants) so that
+tests and the CLI can change the environment before asking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PARTITIONS_START = "2025-01-01"
+REGISTERED_MODEL_NAME = "churn_model"
+CHAMPION_ALIAS = "champion"
+EXPERIMENT_NAME = "churn"
+
+
+def _path_from_env(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def data_dir() -> Path:
+    """Root of every data file the project writes (``ML_ASSETS_DATA_DIR``, default ``data/``)."""
+    return _path_from_env("ML_ASSETS_DATA_DIR", PROJECT_ROOT / "data")
+
+
+def landing_dir() -> Path:
+    """Where daily landing files arrive (``<data dir>/landing``)."""
+    return data_dir() / "landing"
+
+
+def truth_dir() -> Path:
+    """Generator ground truth, kept outside the landing folder (``<data dir>/truth``)."""
+    return data_dir() / "truth"
+
+
+def duckdb_path() -> Path:
+    """The warehouse file (``ML_ASSETS_DUCKDB_PATH``, default ``<data dir>/warehouse.duckdb``)."""
+    return _path_from_env("ML_ASSETS_DUCKDB_PATH", data_dir() / "warehouse.duckdb")
+
+
+def mlflow_dir() -> Path:
+    return data_dir() / "mlflow"
+
+
+def mlflow_tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI``, default a SQLite store under ``<data dir>/mlflow``."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{(mlflow_dir() / 'mlflow.db').as_posix()}"
+
+
+def mlflow_artifact_root() -> str:
+    """Artifact location for new experiments (``ML_ASSETS_MLFLOW_ARTIFACTS``)."""
+    return _path_from_env("ML_ASSETS_MLFLOW_ARTIFACTS", mlflow_dir() / "artifacts").as_uri()
+
+
+def partitions_start() -> dt.date:
+    """First daily partition (``ML_ASSETS_PARTITIONS_START``, default 2025-01-01)."""
+    raw = os.environ.get("ML_ASSETS_PARTITIONS_START", DEFAULT_PARTITIONS_START)
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValueError(
+            f"ML_ASSETS_PARTITIONS_START={raw!r} is not a date; use the form YYYY-MM-DD."
+        ) from exc
+
+
+def sensor_interval_seconds() -> int:
+    """How often the sensors tick (``ML_ASSETS_SENSOR_INTERVAL``, default 30 s)."""
+    return int(os.environ.get("ML_ASSETS_SENSOR_INTERVAL", "30"))
