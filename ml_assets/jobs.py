@@ -36,5 +36,5 @@ weekly_retrain_schedule = ScheduleDefinition(
     cron_schedule="0 4 * * 1",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
-    description="Retrain every Monday 04:00 UTC, drift or not, so the model keeps up with slow change.",
+    description="Retrain every Monday 04:00 UTC, drift or not, to keep up with slow change.",
 )

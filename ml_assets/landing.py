@@ -179,7 +179,7 @@ def _parse_typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
                     f"{path.name}: column {col}: {_count_phrase(int(fractional.sum()))} are "
                     f"not whole numbers (lines {_row_examples(fractional)})."
                 )
-        out[col] = numbers
+        out[col] = numbers.astype("Int64") if col in _INT_COLUMNS else numbers
     if not pd.api.types.is_bool_dtype(out["auto_renew"]):
         text = out["auto_renew"].astype("string").str.strip().str.lower()
         mapped = text.map(_BOOL_VALUES)

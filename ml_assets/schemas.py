@@ -18,10 +18,7 @@ PAYMENT_METHODS = ("card", "bank_transfer", "paypal", "invoice")
 REGIONS = ("north", "south", "east", "west")
 
 
-class _Strict:
-    strict = True
-    ordered = True
-    coerce = True
+# Each Config states strict/ordered/coerce itself: pandera reads a Config's own attributes.
 
 
 class LandingSnapshot(pa.DataFrameModel):
@@ -43,7 +40,10 @@ class LandingSnapshot(pa.DataFrameModel):
     auto_renew: Series[bool] = pa.Field()
     churned: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], nullable=True)
 
-    class Config(_Strict):
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
         name = "landing_snapshot"
         unique = ["customer_id", "snapshot_date"]
 
@@ -61,7 +61,10 @@ class CustomerSnapshot(LandingSnapshot):
 
     source_file: Series[str] = pa.Field(nullable=False)
 
-    class Config(_Strict):
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
         name = "customer_snapshots"
         unique = ["customer_id", "snapshot_date"]
 
@@ -88,7 +91,10 @@ class CustomerFeatures(pa.DataFrameModel):
     is_new_customer: Series[int] = pa.Field(isin=[0, 1])
     churned: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], nullable=True)
 
-    class Config(_Strict):
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
         name = "customer_features"
         unique = ["customer_id", "snapshot_date"]
 
@@ -99,7 +105,10 @@ class TrainingSet(CustomerFeatures):
     churned: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], nullable=False)
     split: Series[str] = pa.Field(isin=["train", "test"])
 
-    class Config(_Strict):
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
         name = "training_set"
         unique = ["customer_id", "snapshot_date"]
 
@@ -120,7 +129,10 @@ class EvaluationReport(pa.DataFrameModel):
     n_positives: Series[int] = pa.Field(ge=0)
     threshold: Series[float] = pa.Field(ge=0, le=1)
 
-    class Config(_Strict):
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
         name = "evaluation_report"
 
 
@@ -134,7 +146,10 @@ class ChurnPredictions(pa.DataFrameModel):
     threshold: Series[float] = pa.Field(ge=0, le=1)
     model_version: Series[int] = pa.Field(ge=1)
 
-    class Config(_Strict):
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
         name = "churn_predictions"
         unique = ["customer_id", "snapshot_date"]
 
@@ -160,6 +175,9 @@ class DriftReport(pa.DataFrameModel):
     drifted: Series[bool] = pa.Field()
     reason: Series[str] = pa.Field()
 
-    class Config(_Strict):
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
         name = "drift_report"
         unique = ["snapshot_date", "feature"]

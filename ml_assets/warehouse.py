@@ -99,7 +99,8 @@ def _date_casts(frame: pd.DataFrame) -> str:
     ]
     if not cols:
         return "*"
-    return "* replace (" + ", ".join(f"cast({check_identifier(c)} as date) as {c}" for c in cols) + ")"
+    casts = ", ".join(f"cast({check_identifier(c)} as date) as {c}" for c in cols)
+    return f"* replace ({casts})"
 
 
 def replace_rows(

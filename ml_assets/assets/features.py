@@ -7,8 +7,8 @@ from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
 from ml_assets.assets.common import (
     CODE_VERSION,
     OWNERS,
-    daily_partitions,
     dagster_type,
+    daily_partitions,
     table_metadata,
 )
 from ml_assets.features import build_customer_features

@@ -4,15 +4,23 @@
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, Config, MetadataValue, Output, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    BackfillPolicy,
+    Config,
+    MetadataValue,
+    Output,
+    asset,
+)
 from pydantic import Field
 
 from ml_assets import registry
 from ml_assets.assets.common import (
     CODE_VERSION,
     OWNERS,
-    daily_partitions,
     dagster_type,
+    daily_partitions,
     table_metadata,
 )
 from ml_assets.drift import DriftRules, compute_drift
@@ -21,7 +29,9 @@ from ml_assets.schemas import DriftReport
 
 
 class DriftConfig(Config):
-    psi_threshold: float = Field(default=0.2, gt=0, description="PSI at or above: the feature drifted.")
+    psi_threshold: float = Field(
+        default=0.2, gt=0, description="PSI at or above this: the feature drifted."
+    )
     null_rate_delta: float = Field(
         default=0.10, gt=0, description="Absolute change of the null rate that counts as drift."
     )

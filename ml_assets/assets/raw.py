@@ -4,14 +4,20 @@
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, BackfillPolicy, ConfigurableResource, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    ConfigurableResource,
+    MetadataValue,
+    asset,
+)
 
 from ml_assets import settings
 from ml_assets.assets.common import (
     CODE_VERSION,
     OWNERS,
-    daily_partitions,
     dagster_type,
+    daily_partitions,
     partition_days,
     table_metadata,
 )

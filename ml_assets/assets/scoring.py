@@ -10,8 +10,8 @@ from ml_assets import registry
 from ml_assets.assets.common import (
     CODE_VERSION,
     OWNERS,
-    daily_partitions,
     dagster_type,
+    daily_partitions,
     table_metadata,
 )
 from ml_assets.registry import ModelRef

@@ -1,0 +1,65 @@
+# ml_assets: `make run` runs the whole lifecycle, `make test` the test suite.
+# Both create the virtualenv and install on first use; nothing else needs installing.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/data/mlflow/mlflow.db)
+UI_PORT ?= 3000
+MLFLOW_PORT ?= 5000
+
+.PHONY: help venv instance run test lint format ui mlflow-ui generate clean
+
+help:
+	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
+	@echo "make test       the test suite (ruff, then pytest)"
+	@echo "make ui         Dagster UI on http://127.0.0.1:$(UI_PORT) over the same instance and data"
+	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)"
+	@echo "make generate   regenerate the committed sample in data/landing"
+	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
+
+$(STAMP): setup.py pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+instance:
+	@mkdir -p "$(DAGSTER_HOME)"
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp config/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+
+run: venv instance
+	$(BIN)/ml-assets demo
+
+test: venv
+	$(BIN)/ruff check ml_assets ml_assets_tests
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check ml_assets ml_assets_tests
+	$(BIN)/ruff format --check ml_assets ml_assets_tests
+
+format: venv
+	$(BIN)/ruff format ml_assets ml_assets_tests
+
+ui: venv instance
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+mlflow-ui: venv
+	@mkdir -p data/mlflow
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_URI)" \
+		--host 127.0.0.1 --port $(MLFLOW_PORT)
+
+generate: venv
+	$(BIN)/ml-assets generate --start 2025-01-01 --days 60 --rows-per-day 1000 --seed 42 \
+		--scenario covariate --drift-start 2025-02-24 \
+		--drift-columns monthly_charges,days_since_last_login --drift-magnitude 1.0
+
+clean:
+	rm -rf "$(DAGSTER_HOME)" data/warehouse.duckdb data/warehouse.duckdb.wal data/mlflow
