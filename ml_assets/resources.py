@@ -4,7 +4,6 @@ Asset code never names a storage class: it receives these through Dagster's reso
 system, and tests swap in a temporary warehouse and MLflow store.
 """
 
-
 import datetime as dt
 from typing import Any
 

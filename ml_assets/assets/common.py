@@ -1,6 +1,5 @@
 """What every asset module shares: partitions, column schemas from pandera, owners."""
 
-
 import datetime as dt
 from typing import Any
 

@@ -1,6 +1,5 @@
 """evaluation/evaluation_report: the challenger (and the champion) on the test split."""
 
-
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, asset
 

@@ -1,6 +1,5 @@
 """features/customer_features: model inputs from the one feature function."""
 
-
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
 

@@ -1,6 +1,5 @@
 """monitoring/drift_report: each day's features against the champion's reference profile."""
 
-
 from collections.abc import Iterator
 
 import pandas as pd

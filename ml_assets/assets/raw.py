@@ -1,6 +1,5 @@
 """raw/customer_snapshots: validated landing data."""
 
-
 from pathlib import Path
 
 import pandas as pd
@@ -8,6 +7,7 @@ from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
     ConfigurableResource,
+    Failure,
     MetadataValue,
     asset,
 )
@@ -22,6 +22,7 @@ from ml_assets.assets.common import (
     table_metadata,
 )
 from ml_assets.ingest import load_days
+from ml_assets.landing import LandingFileError
 from ml_assets.schemas import CustomerSnapshot
 
 
@@ -50,9 +51,17 @@ class LandingResource(ConfigurableResource):
 def customer_snapshots(context: AssetExecutionContext, landing: LandingResource) -> pd.DataFrame:
     days = partition_days(context)
     landing_dir = Path(landing.directory)
-    snapshots = load_days(
-        landing_dir, days, partitions_start=settings.partitions_start(), log=context.log.info
-    )
+    try:
+        snapshots = load_days(
+            landing_dir, days, partitions_start=settings.partitions_start(), log=context.log.info
+        )
+    except LandingFileError as exc:
+        # A Failure shows our message itself on the partition in the UI, not a stack trace.
+        raise Failure(
+            description=str(exc),
+            metadata={"landing_dir": str(landing_dir),
+                      "partition": context.partition_key_range.start},
+        ) from exc
     context.add_output_metadata({
         "days": len(days),
         "source_files": MetadataValue.md(

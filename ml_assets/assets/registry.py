@@ -1,6 +1,5 @@
 """registry/champion_model: the promotion gate and the MLflow alias `champion`."""
 
-
 import json
 
 import pandas as pd

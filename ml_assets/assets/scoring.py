@@ -1,6 +1,5 @@
 """scoring/churn_predictions: the champion's probability per customer per day."""
 
-
 from collections.abc import Iterator
 
 import pandas as pd

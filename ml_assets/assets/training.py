@@ -1,6 +1,5 @@
 """training/training_set and training/churn_model."""
 
-
 import hashlib
 
 import pandas as pd

@@ -1,0 +1,58 @@
+"""Shared fixtures: a project whose data, warehouse and MLflow store live in tmp_path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from ml_assets import generator
+
+START = dt.date(2025, 1, 1)
+
+
+def day(i: int) -> dt.date:
+    return START + dt.timedelta(days=i)
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory) -> Path:
+    """An initialised MLflow SQLite store, made once: creating one costs seconds (migrations)."""
+    from mlflow import MlflowClient
+
+    folder = tmp_path_factory.mktemp("mlflow_template")
+    db = folder / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+    return db
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch, mlflow_template) -> Path:
+    """Point every location of the project at a fresh folder; returns the data folder."""
+    data = tmp_path / "data"
+    (data / "mlflow").mkdir(parents=True)
+    shutil.copyfile(mlflow_template, data / "mlflow" / "mlflow.db")
+    monkeypatch.setenv("ML_ASSETS_DATA_DIR", str(data))
+    monkeypatch.setenv("ML_ASSETS_DUCKDB_PATH", str(data / "warehouse.duckdb"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{data / 'mlflow' / 'mlflow.db'}")
+    monkeypatch.setenv("ML_ASSETS_MLFLOW_ARTIFACTS", str(data / "mlflow" / "artifacts"))
+    return data
+
+
+def write_days(landing: Path, days: int, rows: int = 600, first: int = 0, **scenario) -> list[Path]:
+    """Generate landing files for days ``first .. first+days-1`` into ``landing``."""
+    config = generator.GeneratorConfig(start=START, days=first + days, rows_per_day=rows,
+                                       seed=11, **scenario)
+    paths = []
+    for i in range(first, first + days):
+        frame, _ = generator.generate_day(config, day(i))
+        paths.append(generator.write_landing_file(frame, landing, day(i)))
+    # Landing files older than the sensor's settle time, as if they landed a while ago.
+    old = time.time() - 60
+    for path in paths:
+        os.utime(path, (old, old))
+    return paths
