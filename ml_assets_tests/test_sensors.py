@@ -1,0 +1,152 @@
+"""landing_sensor and drift_sensor against a real (test) instance's event log."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+from dagster import AssetKey, AssetMaterialization, build_sensor_context, instance_for_test
+
+from ml_assets.definitions import defs
+from ml_assets.jobs import ingest_job, retrain_job
+from ml_assets.landing import list_landing_files
+from ml_assets.sensors import (
+    build_drift_sensor,
+    build_landing_sensor,
+    plan_drift_retrains,
+    plan_landing_runs,
+)
+from ml_assets_tests.conftest import START, day, write_days
+
+DRIFT_KEY = AssetKey(["monitoring", "drift_report"])
+RAW_KEY = AssetKey(["raw", "customer_snapshots"])
+
+
+@pytest.fixture()
+def instance():
+    with instance_for_test() as test_instance:
+        yield test_instance
+
+
+def tick(sensor_def, instance, cursor):
+    context = build_sensor_context(instance=instance, cursor=cursor,
+                                   repository_def=defs.get_repository_def())
+    data = sensor_def.evaluate_tick(context)
+    return data.run_requests or [], data.cursor
+
+
+def report_drift(instance, partition: str, drifted: bool) -> None:
+    instance.report_runless_asset_event(
+        AssetMaterialization(
+            asset_key=DRIFT_KEY,
+            partition=partition,
+            metadata={"dataset_drift": drifted,
+                      "drifted_features": ["monthly_charges"] if drifted else []},
+        )
+    )
+
+
+def test_drift_event_requests_exactly_one_retrain(instance):
+    sensor_def = build_drift_sensor(retrain_job)
+    report_drift(instance, "2025-01-10", False)
+    runs, cursor = tick(sensor_def, instance, None)
+    assert runs == []
+
+    report_drift(instance, "2025-01-11", True)
+    runs, cursor = tick(sensor_def, instance, cursor)
+    assert len(runs) == 1
+    assert runs[0].tags["ml_assets/drift_partition"] == "2025-01-11"
+    assert runs[0].tags["ml_assets/drifted_features"] == "monthly_charges"
+    assert runs[0].tags["dagster/priority"] == "10"
+
+    # A repeated tick sees nothing new; a further drifted day is the same event.
+    assert tick(sensor_def, instance, cursor)[0] == []
+    report_drift(instance, "2025-01-12", True)
+    runs, cursor = tick(sensor_def, instance, cursor)
+    assert runs == []
+
+    # After a calm day, drift again is a new event with a new run key.
+    report_drift(instance, "2025-01-13", False)
+    report_drift(instance, "2025-01-14", True)
+    runs, cursor = tick(sensor_def, instance, cursor)
+    assert [r.tags["ml_assets/drift_partition"] for r in runs] == ["2025-01-14"]
+    assert json.loads(cursor)["in_event"] is True
+
+
+def test_drift_sensor_restart_from_cursor_does_not_repeat(instance):
+    sensor_def = build_drift_sensor(retrain_job)
+    report_drift(instance, "2025-01-11", True)
+    first, cursor = tick(sensor_def, instance, None)
+    # The daemon restarts and evaluates with the stored cursor: no second request.
+    again, _ = tick(sensor_def, instance, cursor)
+    assert len(first) == 1 and again == []
+
+
+def test_plan_drift_retrains_is_order_driven():
+    events = [
+        {"storage_id": 5, "partition": "a", "dataset_drift": True, "drifted_features": ["x"]},
+        {"storage_id": 6, "partition": "b", "dataset_drift": True, "drifted_features": ["x"]},
+        {"storage_id": 9, "partition": "c", "dataset_drift": False, "drifted_features": []},
+        {"storage_id": 12, "partition": "d", "dataset_drift": True, "drifted_features": ["y"]},
+    ]
+    plan = plan_drift_retrains(events, {})
+    assert [r["run_key"] for r in plan.requests] == ["drift-event-5", "drift-event-12"]
+    assert plan.cursor == {"storage_id": 12, "in_event": True}
+
+
+def test_landing_sensor_requests_each_new_file_once(project, instance):
+    landing = project / "landing"
+    write_days(landing, 3, rows=50)
+    sensor_def = build_landing_sensor(ingest_job, landing)
+    runs, cursor = tick(sensor_def, instance, None)
+    assert sorted(r.partition_key for r in runs) == [day(i).isoformat() for i in range(3)]
+    assert len({r.run_key for r in runs}) == 3
+
+    assert tick(sensor_def, instance, cursor)[0] == []
+
+    # A rewritten file (newer mtime) is requested again, alone.
+    path = landing / f"customers_{day(1).isoformat()}.csv"
+    stamp = time.time() - 10
+    os.utime(path, (stamp, stamp))
+    runs, cursor = tick(sensor_def, instance, cursor)
+    assert [r.partition_key for r in runs] == [day(1).isoformat()]
+
+
+def test_landing_sensor_first_tick_skips_ingested_days(project, instance):
+    landing = project / "landing"
+    write_days(landing, 3, rows=50)
+    instance.report_runless_asset_event(
+        AssetMaterialization(asset_key=RAW_KEY, partition=day(0).isoformat()))
+    runs, _ = tick(build_landing_sensor(ingest_job, landing), instance, None)
+    assert sorted(r.partition_key for r in runs) == [day(1).isoformat(), day(2).isoformat()]
+
+
+def test_landing_plan_waits_for_settling_files_and_refuses_bad_days(project):
+    landing = project / "landing"
+    paths = write_days(landing, 2, rows=50)
+    now = time.time()
+    os.utime(paths[1], (now, now))  # still being written
+    future = landing / "customers_2999-01-01.csv"
+    future.write_text(paths[0].read_text())
+    old = now - 100
+    os.utime(future, (old, old))
+    (landing / "notes.txt").write_text("not a landing file")
+    plan = plan_landing_runs(list_landing_files(landing), None, set(), now, START,
+                             today=START.replace(year=2026))
+    assert [key for key, _ in plan.requests] == [day(0).isoformat()]
+    assert any("settling" in n for n in plan.notes)
+    assert any("2999-01-01" in n and "future" in n for n in plan.notes)
+    # The cursor stays below the settling file, so the next tick still sees it.
+    assert plan.cursor < paths[1].stat().st_mtime
+
+
+def test_definitions_resolve_and_sensors_run_by_default():
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"ingest_job", "retrain_job"}
+    for name in ("landing_sensor", "drift_sensor"):
+        sensor_def = defs.resolve_sensor_def(name)
+        assert sensor_def.default_status.value == "RUNNING"
+    schedule = defs.resolve_schedule_def("weekly_retrain_schedule")
+    assert schedule.job_name == "retrain_job"
+    assert schedule.default_status.value == "RUNNING"
