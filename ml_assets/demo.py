@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to wait for the daemon's runs (default 420)")
     parser.add_argument("--quiet-seconds", type=float, default=12.0,
                         help="how long the instance must be idle before stopping (default 12)")
+    parser.add_argument("--summary-file", type=Path, default=None,
+                        help="also write the summary as JSON to this file")
     args = parser.parse_args(argv)
     if not os.environ.get("DAGSTER_HOME"):
         parser.error("DAGSTER_HOME is not set; run this through `make run`.")
@@ -237,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     facts = summary(instance)
     facts["wall_seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(facts, indent=2))
+    if args.summary_file:
+        args.summary_file.write_text(json.dumps(facts, indent=2))
     print(
         f"\nIngested {facts['days_ingested']} days; trained {facts['models_trained']} models; "
         f"champion is version {facts['champion_version']} (test AUC "

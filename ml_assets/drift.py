@@ -38,10 +38,18 @@ class DriftRules:
 
 
 def numeric_bin_edges(values: np.ndarray, bins: int) -> np.ndarray:
-    """Interior bin edges at the reference's quantiles (duplicates dropped for ties)."""
+    """Interior bin edges at the reference's quantiles.
+
+    A column with at most ``bins`` distinct values (a flag, a small count) gets one bin per
+    value instead: quantile edges would merge a rare value with a common one, and a shift
+    from 1 % to 100 % of the rare value would go unseen.
+    """
     clean = values[~np.isnan(values)]
     if clean.size == 0:
         return np.array([], dtype=float)
+    distinct = np.unique(clean)
+    if distinct.size <= bins:
+        return distinct
     qs = np.linspace(0, 1, bins + 1)[1:-1]
     return np.unique(np.quantile(clean, qs))
 

@@ -8,10 +8,12 @@ names the file, the column, the rule and how many rows broke it.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -21,6 +23,8 @@ FILE_PATTERN = re.compile(r"^customers_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
 _DATE_COLUMNS = ("snapshot_date", "signup_date")
 _INT_COLUMNS = ("support_calls_30d", "logins_30d", "days_since_last_login")
 _FLOAT_COLUMNS = ("monthly_charges", "total_charges", "avg_session_minutes")
+# Counts above this cannot be real and would not survive the conversion to int64.
+_MAX_COUNT = 1e12
 _BOOL_VALUES = {"true": True, "false": False, "1": True, "0": False, "t": True, "f": False}
 
 
@@ -40,7 +44,7 @@ class LandingFile:
 
 def parse_landing_name(path: Path) -> LandingFile | None:
     """The day a landing file holds, or None when the name is not a landing file name."""
-    match = FILE_PATTERN.match(path.name)
+    match = FILE_PATTERN.fullmatch(path.name)
     if not match:
         return None
     try:
@@ -103,14 +107,20 @@ def _read_raw(path: Path) -> pd.DataFrame:
                 f"{path.name}: not a readable Parquet file ({exc}). Re-export the file."
             ) from exc
         return frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object})
+    content = path.read_bytes()
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content.count(b"\n", 0, exc.start) + 1
+        raise LandingFileError(
+            f"{path.name}: not UTF-8 text (line {line}, byte {exc.start} of the file). Save "
+            "the file as UTF-8 CSV."
+        ) from exc
     try:
         return pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
+            io.BytesIO(content), dtype=str, keep_default_na=False, na_values=[""],
+            encoding="utf-8",
         )
-    except UnicodeDecodeError as exc:
-        raise LandingFileError(
-            f"{path.name}: not UTF-8 text (byte {exc.start}). Save the file as UTF-8 CSV."
-        ) from exc
     except pd.errors.EmptyDataError as exc:
         raise LandingFileError(f"{path.name}: the file is empty. Land a file with a header "
                                "and at least one row.") from exc
@@ -172,7 +182,19 @@ def _parse_typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
                     f"numbers (lines {_row_examples(bad)}). Fix those values and land the file "
                     "again."
                 )
+        infinite = numbers.notna() & ~np.isfinite(numbers.astype("float64"))
+        if infinite.any():
+            raise LandingFileError(
+                f"{path.name}: column {col}: {_count_phrase(int(infinite.sum()))} are infinite "
+                f"(lines {_row_examples(infinite)}). Write a finite number or leave it empty."
+            )
         if col in _INT_COLUMNS:
+            huge = numbers.notna() & (numbers.abs() > _MAX_COUNT)
+            if huge.any():
+                raise LandingFileError(
+                    f"{path.name}: column {col}: {_count_phrase(int(huge.sum()))} are beyond "
+                    f"{_MAX_COUNT:.0e} (lines {_row_examples(huge)}); a count cannot be that large."
+                )
             fractional = numbers.notna() & (numbers != numbers.round())
             if fractional.any():
                 raise LandingFileError(
@@ -200,6 +222,12 @@ def _parse_typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
                 f"{path.name}: column churned: {_count_phrase(int(bad.sum()))} are not 0, 1 "
                 f"or empty (lines {_row_examples(bad)})."
             )
+    not_label = churned.notna() & ~churned.isin([0, 1])
+    if not_label.any():
+        raise LandingFileError(
+            f"{path.name}: column churned: {_count_phrase(int(not_label.sum()))} are not 0, 1 or "
+            f"empty (lines {_row_examples(not_label)})."
+        )
     out["churned"] = churned
     for col in ("customer_id", "plan", "contract", "payment_method", "region"):
         out[col] = out[col].astype("string").str.strip()
@@ -209,11 +237,22 @@ def _parse_typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
 def _describe_failures(exc: pa.errors.SchemaErrors, path: Path) -> str:
     cases = exc.failure_cases
     lines = []
-    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
+    # Row-level checks (over several columns) list every column of a failing row: count
+    # rows once per check, not once per column.
+    row_checks = cases[cases["schema_context"] == "DataFrameSchema"]
+    for check, group in row_checks.groupby("check", sort=False):
+        rows = sorted({int(i) for i in group["index"].dropna()})
+        where = ", ".join(str(i + 2) for i in rows[:5])
+        lines.append(f"rule '{check}' is broken in {_count_phrase(len(rows))} (lines {where})")
+    column_cases = cases[cases["schema_context"] != "DataFrameSchema"]
+    for (column, check), group in column_cases.groupby(["column", "check"], dropna=False,
+                                                       sort=False):
         where = "the file" if pd.isna(column) else f"column {column}"
         examples = ", ".join(map(str, group["failure_case"].astype(str).head(3)))
+        rows = [int(i) + 2 for i in group["index"].dropna().head(5)]
+        at = f"; lines {', '.join(map(str, rows))}" if rows else ""
         lines.append(f"{where} breaks rule '{check}' in {_count_phrase(len(group))} "
-                     f"(e.g. {examples})")
+                     f"(e.g. {examples}{at})")
     return (f"{path.name}: " + "; ".join(lines)
             + ". Fix the file and land it again; nothing was written for this day.")
 

@@ -164,7 +164,8 @@ def f1_optimal_threshold(y: np.ndarray, proba: np.ndarray) -> float:
     # Only cut between distinct scores: a threshold cannot separate equal probabilities.
     last_of_run = np.r_[p_sorted[1:] != p_sorted[:-1], True]
     f1 = np.where(last_of_run, f1, -1)
-    best = int(np.argmax(f1))
+    # The last maximum in descending score order is the lowest cut among ties.
+    best = len(f1) - 1 - int(np.argmax(f1[::-1]))
     return float(p_sorted[best])
 
 

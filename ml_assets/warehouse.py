@@ -28,7 +28,7 @@ class WarehouseError(RuntimeError):
 
 def check_identifier(name: str) -> str:
     """Return ``name`` if it is a safe lower-case SQL identifier, else raise."""
-    if not _IDENTIFIER.match(name):
+    if not _IDENTIFIER.fullmatch(name):
         raise WarehouseError(
             f"{name!r} is not a valid table or column name (lower-case letters, digits, _)."
         )
@@ -62,7 +62,7 @@ def connect(
             if time.monotonic() > deadline:
                 raise WarehouseError(
                     f"The warehouse {path} stayed locked by another process for "
-                    f"{lock_timeout_s:.0f} s ({exc}). Close notebooks or DB browsers holding "
+                    f"{lock_timeout_s:g} s ({exc}). Close notebooks or DB browsers holding "
                     "it, or wait for the running Dagster run to finish, then retry."
                 ) from exc
             time.sleep(delay)
