@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,7 +103,10 @@ def log_and_register(
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     example = input_example.reset_index(drop=True)
-    signature = infer_signature(example, trained.pipeline.predict_proba(example)[:, 1])
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold nulls; the contract's counts are never null.
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        signature = infer_signature(example, trained.pipeline.predict_proba(example)[:, 1])
     with mlflow.start_run(experiment_id=experiment_id, run_name="churn_model") as run:
         mlflow.log_params({**params, "threshold": trained.threshold})
         mlflow.log_metrics(metrics)
