@@ -5,18 +5,21 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/data/mlflow/mlflow.db)
 UI_PORT ?= 3000
 MLFLOW_PORT ?= 5000
+SERVE_PORT ?= 5001
 
-.PHONY: help venv instance run test lint format ui mlflow-ui generate clean
+.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback generate clean
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
 	@echo "make test       the test suite (ruff, then pytest)"
 	@echo "make ui         Dagster UI on http://127.0.0.1:$(UI_PORT) over the same instance and data"
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)"
+	@echo "make serve      REST scoring of raw rows by the champion on http://127.0.0.1:$(SERVE_PORT)"
+	@echo "make rollback   make the previous champion the champion again"
 	@echo "make generate   regenerate the committed sample in data/landing"
 	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
 
@@ -55,6 +58,13 @@ mlflow-ui: venv
 	@mkdir -p data/mlflow
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_URI)" \
 		--host 127.0.0.1 --port $(MLFLOW_PORT)
+
+serve: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_URI)" $(BIN)/mlflow models serve \
+		-m models:/churn_model@champion --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
+
+rollback: venv
+	$(BIN)/ml-assets rollback
 
 generate: venv
 	$(BIN)/ml-assets generate --start 2025-01-01 --days 60 --rows-per-day 1000 --seed 42 \
