@@ -7,6 +7,7 @@ import sys
 COMMANDS = {
     "generate": "write synthetic daily landing files and their ground truth",
     "demo": "run the whole lifecycle on the landing folder with the Dagster daemon",
+    "rollback": "make the previous champion the champion again (logged in registry.promotion_log)",
 }
 
 
@@ -22,9 +23,30 @@ def main(argv: list[str] | None = None) -> int:
         from ml_assets.generator import cli_main
 
         return cli_main(rest)
+    if command == "rollback":
+        return _rollback(rest)
     from ml_assets.demo import main as demo_main
 
     return demo_main(rest)
+
+
+def _rollback(argv: list[str]) -> int:
+    import argparse
+
+    from ml_assets import settings
+    from ml_assets.promotion import rollback
+    from ml_assets.registry import RegistryError
+
+    parser = argparse.ArgumentParser(prog="ml-assets rollback", description=COMMANDS["rollback"])
+    parser.parse_args(argv)
+    try:
+        old, new = rollback(settings.mlflow_tracking_uri(), settings.duckdb_path())
+    except RegistryError as exc:
+        print(f"ml-assets rollback: {exc}", file=sys.stderr)
+        return 1
+    print(f"champion is now version {new} (was {old}); version {old} keeps the alias "
+          "previous_champion, so rolling back again undoes this.")
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,10 +12,13 @@ import pandas as pd
 
 SEGMENT_COLUMNS = ("plan", "contract", "region", "tenure_band")
 TENURE_BANDS = ((0, 90, "0-3m"), (90, 365, "3-12m"), (365, 730, "1-2y"), (730, 10**9, "2y+"))
-METRICS = ("auc", "pr_auc", "log_loss", "brier", "precision", "recall", "f1", "positive_rate")
+METRICS = ("auc", "pr_auc", "log_loss", "brier", "precision", "recall", "f1", "positive_rate",
+           "ece", "capture_top_decile", "lift_top_decile")
+DEFAULT_RESAMPLES = 400
 # Higher is better for these; the gate uses this to read a difference the right way round.
 HIGHER_IS_BETTER = {"auc": True, "pr_auc": True, "log_loss": False, "brier": False,
-                    "precision": True, "recall": True, "f1": True}
+                    "precision": True, "recall": True, "f1": True, "ece": False,
+                    "capture_top_decile": True, "lift_top_decile": True}
 
 
 def tenure_band(tenure_days: pd.Series) -> pd.Series:
@@ -105,25 +108,34 @@ def metrics_table(
     model_run_id: str,
     role: str,
     min_segment_rows: int = 1,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Long table of metrics overall and per segment for one model's test predictions.
+    """Long table of metrics overall and per segment, each with a bootstrap 95 % interval.
 
-    ``test`` needs ``churned``, ``tenure_days`` and the categorical segment columns.
+    ``test`` needs ``churned``, ``tenure_days`` and the categorical segment columns. The
+    interval is the 2.5-97.5 percentile range of the metric over ``n_resamples`` bootstrap
+    resamples of the segment's rows (seeded, so the report is reproducible).
     """
+    from ml_assets.resampling import all_metrics, bootstrap_weights
+
     y = test["churned"].astype(int).to_numpy()
-    frame = pd.DataFrame({"y": y, "p": proba})
-    frame["overall"] = "all"
-    for col in SEGMENT_COLUMNS:
-        frame[col] = (tenure_band(test["tenure_days"]) if col == "tenure_band"
-                      else test[col].astype(str)).to_numpy()
+    p = np.asarray(proba, dtype=np.float64)
+    segments = segment_frame(test)
     rows = []
     for seg_col in ("overall", *SEGMENT_COLUMNS):
-        for seg_value, group in frame.groupby(seg_col, sort=True):
-            if len(group) < min_segment_rows:
+        for seg_value, index in segments.groupby(seg_col, sort=True).indices.items():
+            if len(index) < min_segment_rows:
                 continue
-            metrics = compute_metrics(group["y"].to_numpy(), group["p"].to_numpy(), threshold)
+            ys, ps = y[index], p[index]
+            point = all_metrics(ys, ps, np.ones((1, len(index))), threshold)
+            boot = all_metrics(ys, ps, bootstrap_weights(len(index), n_resamples, seed),
+                               threshold)
             for metric in METRICS:
-                value = metrics[metric]
+                value = float(point[metric][0])
+                sample = boot[metric][~np.isnan(boot[metric])]
+                low, high = (np.percentile(sample, [2.5, 97.5]) if len(sample) >= 20
+                             else (np.nan, np.nan))
                 rows.append({
                     "model_version": int(model_version),
                     "model_run_id": model_run_id,
@@ -131,17 +143,26 @@ def metrics_table(
                     "segment_column": seg_col,
                     "segment_value": str(seg_value),
                     "metric": metric,
-                    "value": None if np.isnan(value) else float(value),
-                    "ci_low": None,
-                    "ci_high": None,
-                    "n_rows": len(group),
-                    "n_positives": int(group["y"].sum()),
+                    "value": value,
+                    "ci_low": float(low),
+                    "ci_high": float(high),
+                    "n_rows": len(index),
+                    "n_positives": int(ys.sum()),
                     "threshold": float(threshold),
                 })
     out = pd.DataFrame(rows)
     for col in ("value", "ci_low", "ci_high"):
         out[col] = out[col].astype("float64")
     return out
+
+
+def segment_frame(test: pd.DataFrame) -> pd.DataFrame:
+    """The segment label of every test row, one column per segment kind plus 'overall'."""
+    frame = pd.DataFrame({"overall": "all"}, index=range(len(test)))
+    for col in SEGMENT_COLUMNS:
+        values = tenure_band(test["tenure_days"]) if col == "tenure_band" else test[col]
+        frame[col] = values.astype(str).to_numpy()
+    return frame
 
 
 def headline(report: pd.DataFrame, role: str = "challenger") -> dict[str, float]:

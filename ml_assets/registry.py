@@ -99,18 +99,27 @@ def log_and_register(
     import mlflow
     from mlflow.models import infer_signature
 
+    from ml_assets.modelling import compute_threads
+
     experiment_id = ensure_experiment(tracking_uri, artifact_root, experiment_name)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     example = input_example.reset_index(drop=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), compute_threads():
         # MLflow hints that integer columns cannot hold nulls; the contract's counts are never null.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         signature = infer_signature(example, trained.pipeline.predict_proba(example)[:, 1])
-    with mlflow.start_run(experiment_id=experiment_id, run_name="churn_model") as run:
+    with compute_threads(), mlflow.start_run(experiment_id=experiment_id,
+                                             run_name="churn_model") as run:
         mlflow.log_params({**params, "threshold": trained.threshold})
         mlflow.log_metrics(metrics)
         mlflow.set_tags(tags)
+        # Each hyper-parameter candidate is a child run, so the search is browsable.
+        for i, candidate in enumerate(trained.search):
+            with mlflow.start_run(experiment_id=experiment_id, run_name=f"candidate-{i}",
+                                  nested=True):
+                mlflow.log_params({k: v for k, v in candidate.items() if k != "cv_auc"})
+                mlflow.log_metric("cv_auc", candidate["cv_auc"])
         info = mlflow.sklearn.log_model(
             trained.pipeline,
             name=MODEL_ARTIFACT,
@@ -179,6 +188,43 @@ def promote(tracking_uri: str, version: int, tags: dict[str, str]) -> None:
     for key, value in tags.items():
         client.set_model_version_tag(REGISTERED_MODEL_NAME, str(version), key, value)
     client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, str(version))
+
+
+def rollback(tracking_uri: str) -> tuple[int, int]:
+    """Swap ``champion`` and ``previous_champion``; returns (old champion, new champion)."""
+    current = alias_version(tracking_uri, CHAMPION_ALIAS)
+    previous = alias_version(tracking_uri, PREVIOUS_CHAMPION_ALIAS)
+    if current is None or previous is None:
+        raise RegistryError(
+            f"Nothing to roll back to: {REGISTERED_MODEL_NAME} has no "
+            f"{'champion' if current is None else 'previous_champion'} alias in {tracking_uri}."
+        )
+    client = _client(tracking_uri)
+    client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, str(previous.version))
+    client.set_registered_model_alias(
+        REGISTERED_MODEL_NAME, PREVIOUS_CHAMPION_ALIAS, str(current.version)
+    )
+    client.set_model_version_tag(REGISTERED_MODEL_NAME, str(previous.version), "rolled_back_from",
+                                 str(current.version))
+    return current.version, previous.version
+
+
+def log_run_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float]) -> None:
+    """Add metrics to an existing run (the evaluation's headline numbers on the model's run)."""
+    client = _client(tracking_uri)
+    for key, value in metrics.items():
+        if value == value:  # skip NaN
+            client.log_metric(run_id, key, float(value))
+
+
+def log_run_artifacts(tracking_uri: str, run_id: str, files: dict[str, bytes],
+                      folder: str) -> None:
+    """Store small files (plots, JSON) as artifacts of an existing run."""
+    client = _client(tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in files.items():
+            Path(tmp, name).write_bytes(content)
+        client.log_artifacts(run_id, tmp, artifact_path=folder)
 
 
 def tag_version(tracking_uri: str, version: int, tags: dict[str, str]) -> None:

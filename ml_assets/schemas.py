@@ -181,3 +181,30 @@ class DriftReport(pa.DataFrameModel):
         coerce = True
         name = "drift_report"
         unique = ["snapshot_date", "feature"]
+
+
+class PromotionLog(pa.DataFrameModel):
+    """``registry.promotion_log``: every gate decision and rollback, with its evidence."""
+
+    decided_at: Series[pa.DateTime] = pa.Field()
+    action: Series[str] = pa.Field(isin=["gate", "rollback"])
+    challenger_version: Series[int] = pa.Field(ge=1)
+    champion_before: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    champion_after: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    promoted: Series[bool] = pa.Field()
+    auc_challenger: Series[float] = pa.Field(nullable=True)
+    auc_champion: Series[float] = pa.Field(nullable=True)
+    auc_difference: Series[float] = pa.Field(nullable=True)
+    auc_difference_low: Series[float] = pa.Field(nullable=True)
+    auc_difference_high: Series[float] = pa.Field(nullable=True)
+    p_value_noninferiority: Series[float] = pa.Field(nullable=True)
+    worse_segments: Series[str] = pa.Field()
+    smoke_test: Series[str] = pa.Field()
+    reasons: Series[str] = pa.Field()
+    dagster_run_id: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
+        name = "promotion_log"

@@ -183,6 +183,31 @@ def replace_rows(
     return len(frame)
 
 
+def append_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str,
+                frame: pd.DataFrame) -> int:
+    """Append rows by column name in one transaction, creating the table on first use."""
+    target = qualified(schema, table)
+    for col in frame.columns:
+        check_identifier(str(col))
+    view = f"incoming_{table}"
+    con.register(view, frame)
+    try:
+        con.execute("begin transaction")
+        try:
+            con.execute(f"create schema if not exists {check_identifier(schema)}")
+            if table_exists(con, schema, table):
+                con.execute(f"insert into {target} by name select * from {view}")
+            else:
+                con.execute(f"create table {target} as select {_date_casts(frame)} from {view}")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.unregister(view)
+    return len(frame)
+
+
 def read_rows(
     con: duckdb.DuckDBPyConnection,
     schema: str,

@@ -10,7 +10,7 @@ from ml_assets import registry
 from ml_assets.assets.common import CODE_VERSION, OWNERS, dagster_type, table_metadata
 from ml_assets.drift import build_reference_profile
 from ml_assets.features import MODEL_FEATURES, SERVING_COLUMNS, features_to_landing_rows
-from ml_assets.modelling import ModelParams, build_training_set, train_churn_model
+from ml_assets.modelling import ModelParams, build_training_set, search_space, train_churn_model
 from ml_assets.registry import ModelRef
 from ml_assets.resources import MlflowResource, WarehouseResource
 from ml_assets.schemas import TrainingSet
@@ -29,7 +29,13 @@ class ModelConfig(Config):
     max_leaf_nodes: int = Field(default=15, ge=2, description="Leaves per tree.")
     min_samples_leaf: int = Field(default=40, ge=1, description="Minimum rows per leaf.")
     l2_regularization: float = Field(default=1.0, ge=0, description="L2 penalty on leaf values.")
-    seed: int = Field(default=7, description="Seed for the estimator and the threshold CV folds.")
+    seed: int = Field(default=7, description="Seed for the estimator and the CV folds.")
+    search: bool = Field(
+        default=True,
+        description="Try 2 learning rates x 2 tree sizes around these values by CV on the "
+        "train split and keep the best (4 x cv_folds extra fits).",
+    )
+    cv_folds: int = Field(default=3, ge=2, description="Folds for the search and the threshold.")
 
 
 def data_version(frame: pd.DataFrame) -> str:
@@ -105,9 +111,12 @@ def churn_model(
     training_set: pd.DataFrame,
     mlflow: MlflowResource,
 ) -> ModelRef:
-    params = ModelParams(**config.model_dump())
+    settings_ = config.model_dump()
+    search, cv_folds = settings_.pop("search"), settings_.pop("cv_folds")
+    params = ModelParams(**settings_)
     train = training_set[training_set["split"] == "train"]
-    trained = train_churn_model(train, params)
+    trained = train_churn_model(train, params, cv_folds=cv_folds,
+                                candidates=search_space(params) if search else None)
     version_of_data = data_version(training_set)
     profile = build_reference_profile(training_set)
     days = training_set["snapshot_date"]
@@ -119,7 +128,8 @@ def churn_model(
         input_example=_raw_example(training_set),
         profile=profile,
         params=params.as_dict(),
-        metrics={"train_rows": trained.train_rows, "train_positives": trained.train_positives},
+        metrics={"train_rows": trained.train_rows, "train_positives": trained.train_positives,
+                 **trained.metrics},
         tags={
             "training_set_version": version_of_data,
             "window_start": str(days.min().date()),
@@ -133,6 +143,8 @@ def churn_model(
         "mlflow_run_id": ref.run_id,
         "mlflow_model_uri": ref.uri,
         "threshold": trained.threshold,
+        "cv_auc": trained.metrics["cv_auc"],
+        "search": MetadataValue.md(pd.DataFrame(trained.search).round(4).to_markdown(index=False)),
         "train_rows": trained.train_rows,
         "training_set_version": version_of_data,
         "features": MetadataValue.json(MODEL_FEATURES),

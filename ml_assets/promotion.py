@@ -1,0 +1,88 @@
+"""Everything around the gate's verdict: the smoke test, the log, the rollback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ml_assets import registry, settings, warehouse
+from ml_assets.gate import GateDecision
+from ml_assets.registry import ModelRef
+from ml_assets.schemas import PromotionLog
+
+SMOKE_TIMEOUT_S = 180
+
+
+def smoke_test(tracking_uri: str, ref: ModelRef, raw_rows: pd.DataFrame) -> tuple[bool, str]:
+    """Load ``ref`` from the registry in a new interpreter and score ``raw_rows`` there."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_path = Path(tmp) / "rows.parquet"
+        raw_rows.to_parquet(rows_path)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "ml_assets.smoke", "--tracking-uri", tracking_uri,
+                 "--model-uri", ref.uri, "--rows", str(rows_path)],
+                capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S,
+                env={**os.environ, "OMP_NUM_THREADS": str(settings.compute_threads())},
+            )
+        except subprocess.TimeoutExpired:
+            return False, f"smoke test timed out after {SMOKE_TIMEOUT_S} s"
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    detail = lines[-1] if lines else (done.stderr.strip().splitlines() or ["no output"])[-1]
+    return done.returncode == 0, detail
+
+
+def log_row(
+    action: str,
+    decision: GateDecision,
+    champion_before: int | None,
+    champion_after: int | None,
+    challenger_metrics: dict[str, float],
+    champion_metrics: dict[str, float] | None,
+    smoke: str,
+    dagster_run_id: str | None,
+) -> pd.DataFrame:
+    """One ``registry.promotion_log`` row for a decision."""
+    comparison = decision.comparison
+    row = {
+        "decided_at": pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
+        "action": action,
+        "challenger_version": decision.challenger_version,
+        "champion_before": champion_before,
+        "champion_after": champion_after,
+        "promoted": decision.promote,
+        "auc_challenger": challenger_metrics.get("auc"),
+        "auc_champion": (champion_metrics or {}).get("auc"),
+        "auc_difference": comparison.difference if comparison else None,
+        "auc_difference_low": comparison.ci_low if comparison else None,
+        "auc_difference_high": comparison.ci_high if comparison else None,
+        "p_value_noninferiority": comparison.p_value if comparison else None,
+        "worse_segments": ",".join(decision.worse_segments),
+        "smoke_test": smoke,
+        "reasons": json.dumps(decision.reasons),
+        "dagster_run_id": dagster_run_id,
+    }
+    frame = pd.DataFrame([row])
+    for col in ("champion_before", "champion_after"):
+        frame[col] = frame[col].astype("Int64")
+    return PromotionLog.validate(frame)
+
+
+def append_log(database: str | Path, row: pd.DataFrame) -> None:
+    with warehouse.connect(Path(database)) as con:
+        warehouse.append_rows(con, "registry", "promotion_log", row)
+
+
+def rollback(tracking_uri: str, database: str | Path) -> tuple[int, int]:
+    """Make the previous champion the champion again, and log it."""
+    old, new = registry.rollback(tracking_uri)
+    decision = GateDecision(True, new, old, reasons=[f"rollback: champion {old} -> {new}"])
+    append_log(database, log_row("rollback", decision, old, new, {}, None, "not run", None))
+    return old, new

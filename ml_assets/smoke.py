@@ -1,0 +1,47 @@
+"""Load a registered model in a fresh process and score raw rows: the gate's smoke test.
+
+Run as ``python -m ml_assets.smoke --tracking-uri URI --model-uri models:/churn_model/3
+--rows rows.parquet``. Prints one JSON line; exit 0 only when every probability is finite
+and within [0, 1]. A fresh interpreter proves the model loads from the registry alone, not
+from objects still alive in the training process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracking-uri", required=True)
+    parser.add_argument("--model-uri", required=True)
+    parser.add_argument("--rows", required=True, help="Parquet file of landing-schema rows")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    import mlflow.pyfunc
+    import numpy as np
+    import pandas as pd
+
+    mlflow.set_tracking_uri(args.tracking_uri)
+    mlflow.set_registry_uri(args.tracking_uri)
+    rows = pd.read_parquet(args.rows)
+    try:
+        model = mlflow.pyfunc.load_model(args.model_uri)
+        output = np.asarray(model.predict(rows))
+    except Exception as exc:  # the whole point is to report any failure as a verdict
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]}))
+        return 1
+    proba = output[:, 1] if output.ndim == 2 else output
+    ok = bool(len(proba) == len(rows) and np.all(np.isfinite(proba))
+              and np.all((proba >= 0) & (proba <= 1)))
+    print(json.dumps({"ok": ok, "rows": len(rows), "min": float(np.min(proba)),
+                      "max": float(np.max(proba)),
+                      "seconds": round(time.perf_counter() - started, 2)}))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
