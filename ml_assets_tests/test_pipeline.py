@@ -31,6 +31,11 @@ RETRAIN = AssetSelection.assets(["training", "training_set"], ["training", "chur
                                 ["evaluation", "evaluation_report"], ["registry", "champion_model"])
 
 
+# Ten days of training data, and a lighter model so the search stays quick in tests.
+WINDOW = {"ops": {"training__training_set": {"config": {"window_days": 10}},
+                  "training__churn_model": {"config": {"max_iter": 80}}}}
+
+
 def run(selection, instance, partition_key=None, days=None, run_config=None, raise_on_error=True):
     tags = {}
     if days:
@@ -60,8 +65,7 @@ def trained(project):
                drift_columns=("monthly_charges",), drift_magnitude=1.0)
     instance = DagsterInstance.ephemeral()
     assert run(INGEST, instance, days=(day(0), day(11))).success
-    result = run(RETRAIN, instance,
-                 run_config={"ops": {"training__training_set": {"config": {"window_days": 10}}}})
+    result = run(RETRAIN, instance, run_config=WINDOW)
     return project, instance, result
 
 
@@ -105,6 +109,19 @@ def test_lifecycle_tables_model_and_gate(trained):
                                                                                   abs=1e-9)
     assert reported_auc > 0.7
 
+    # The hyper-parameter search left one MLflow child run per candidate under the model's run.
+    from mlflow import MlflowClient
+
+    client = MlflowClient(settings.mlflow_tracking_uri())
+    children = client.search_runs(
+        [client.get_run(champion.run_id).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{champion.run_id}'")
+    assert len(children) == 4
+    assert {r.data.params["learning_rate"] for r in children} == {"0.05", "0.1"}
+    chosen = max(children, key=lambda r: r.data.metrics["cv_auc"])
+    model_meta = metadata_of(result, ["training", "churn_model"])
+    assert model_meta["cv_auc"] == pytest.approx(chosen.data.metrics["cv_auc"])
+
 
 def test_drifted_day_is_flagged_and_scored_by_champion(trained):
     project, instance, _ = trained
@@ -140,7 +157,7 @@ def test_drifted_day_is_flagged_and_scored_by_champion(trained):
 
 def test_retrain_gate_promotes_equal_and_refuses_below_floor(trained):
     project, instance, _ = trained
-    window = {"ops": {"training__training_set": {"config": {"window_days": 10}}}}
+    window = WINDOW
     promoted = run(RETRAIN, instance, run_config=window)
     meta = metadata_of(promoted, ["registry", "champion_model"])
     assert meta["promoted"] is True and meta["champion_version"] == 2
