@@ -11,7 +11,7 @@ UI_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 SERVE_PORT ?= 5001
 
-.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback generate clean
+.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback drift-eval generate clean
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
@@ -20,6 +20,7 @@ help:
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)"
 	@echo "make serve      REST scoring of raw rows by the champion on http://127.0.0.1:$(SERVE_PORT)"
 	@echo "make rollback   make the previous champion the champion again"
+	@echo "make drift-eval drift detection against ground truth (bench/drift_eval.py, about 6 min)"
 	@echo "make generate   regenerate the committed sample in data/landing"
 	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
 
@@ -41,12 +42,12 @@ run: venv instance
 	$(BIN)/ml-assets demo
 
 test: venv
-	$(BIN)/ruff check ml_assets ml_assets_tests
+	$(BIN)/ruff check ml_assets ml_assets_tests bench
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check ml_assets ml_assets_tests
-	$(BIN)/ruff format --check ml_assets ml_assets_tests
+	$(BIN)/ruff check ml_assets ml_assets_tests bench
+	$(BIN)/ruff format --check ml_assets ml_assets_tests bench
 
 format: venv
 	$(BIN)/ruff format ml_assets ml_assets_tests
@@ -65,6 +66,9 @@ serve: venv
 
 rollback: venv
 	$(BIN)/ml-assets rollback
+
+drift-eval: venv
+	$(BIN)/python -m bench.drift_eval
 
 generate: venv
 	$(BIN)/ml-assets generate --start 2025-01-01 --days 60 --rows-per-day 1000 --seed 42 \

@@ -80,6 +80,26 @@ def append_log(database: str | Path, row: pd.DataFrame) -> None:
         warehouse.append_rows(con, "registry", "promotion_log", row)
 
 
+def append_retrain_log(database: str | Path, run_tags: dict[str, str], run_id: str,
+                       decision: GateDecision, champion_after: int | None) -> None:
+    """Link a drift event, its evidence, the retrain run and the gate's verdict."""
+    row = pd.DataFrame([{
+        "decided_at": pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
+        "drift_partition": run_tags.get("ml_assets/drift_partition", ""),
+        "drifted_features": run_tags.get("ml_assets/drifted_features", ""),
+        "severity": int(run_tags.get("ml_assets/drift_severity", "0") or 0),
+        "drift_event_storage_id": int(run_tags.get("ml_assets/drift_event_storage_id", "0") or 0),
+        "dagster_run_id": run_id,
+        "model_version": decision.challenger_version,
+        "promoted": decision.promote,
+        "champion_after": champion_after,
+        "reasons": json.dumps(decision.reasons),
+    }])
+    row["champion_after"] = row["champion_after"].astype("Int64")
+    with warehouse.connect(Path(database)) as con:
+        warehouse.append_rows(con, "monitoring", "retrain_log", row)
+
+
 def rollback(tracking_uri: str, database: str | Path) -> tuple[int, int]:
     """Make the previous champion the champion again, and log it."""
     old, new = registry.rollback(tracking_uri)

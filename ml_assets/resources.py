@@ -94,6 +94,11 @@ class WarehouseResource(ConfigurableResource):
         with warehouse.connect(self.database, lock_timeout_s=self.lock_timeout_s) as con:
             return con.execute(sql, params or []).df()
 
+    def append(self, schema: str, table: str, frame: pd.DataFrame) -> int:
+        """Append rows to a log table (created on first use), in one transaction."""
+        with warehouse.connect(self.database, lock_timeout_s=self.lock_timeout_s) as con:
+            return warehouse.append_rows(con, schema, table, frame)
+
 
 class MlflowResource(ConfigurableResource):
     """Where MLflow keeps runs, artifacts and the model registry."""

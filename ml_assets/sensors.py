@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,39 +86,76 @@ def plan_landing_runs(
     return LandingPlan(requests=requests, cursor=max(newest, cursor_mtime or 0.0), notes=notes)
 
 
+@dataclass(frozen=True)
+class RetrainPolicy:
+    """How often drift may trigger a retrain, in days of data (partition dates).
+
+    Days of data, not wall-clock time, so a backfill of a month behaves like the month did.
+    """
+
+    cooldown_days: int = 7
+    budget: int = 4
+    budget_window_days: int = 30
+
+
 @dataclass
 class DriftPlan:
     requests: list[dict]
     cursor: dict
+    notes: list[str] = field(default_factory=list)
 
 
-def plan_drift_retrains(events: list[dict], cursor: dict) -> DriftPlan:
-    """One retrain per drift event.
+def _day(partition: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(partition)[:10])
+    except ValueError:
+        return None
+
+
+def plan_drift_retrains(events: list[dict], cursor: dict, policy: RetrainPolicy) -> DriftPlan:
+    """One retrain per drift event, within a cooldown and a budget.
 
     ``events`` are drift report materializations in event-log order, each with
-    ``storage_id``, ``partition``, ``dataset_drift`` and ``drifted_features``. A drift event
-    starts at a drifted report that follows a report without drift (or is the first seen);
-    further drifted reports belong to the same event until a day without drift ends it. So
-    a lasting shift asks for one retrain, not one per day, and a refused challenger cannot
-    start a retraining loop; the weekly schedule keeps retraining meanwhile.
+    ``storage_id``, ``partition``, ``dataset_drift`` and ``drifted_features``. A drifted day
+    is a drift event and requests a retrain unless one was requested for a day less than
+    ``cooldown_days`` earlier -- except when the drift is more severe (more drifted
+    features) than the event that caused that retrain. At most ``budget`` retrains are
+    requested per ``budget_window_days``. A refused challenger therefore cannot start a
+    retraining loop; the weekly schedule keeps retraining meanwhile.
     """
-    in_event = bool(cursor.get("in_event", False))
     last_id = int(cursor.get("storage_id", 0))
-    requests = []
+    history = [dict(r) for r in cursor.get("requested", [])]
+    requests, notes = [], []
     for event in events:
         last_id = max(last_id, int(event["storage_id"]))
-        if event["dataset_drift"]:
-            if not in_event:
-                requests.append({
-                    "run_key": f"drift-event-{event['storage_id']}",
-                    "partition": event["partition"],
-                    "drifted_features": event["drifted_features"],
-                    "storage_id": event["storage_id"],
-                })
-            in_event = True
-        else:
-            in_event = False
-    return DriftPlan(requests=requests, cursor={"storage_id": last_id, "in_event": in_event})
+        day = _day(event["partition"])
+        if not event["dataset_drift"] or day is None:
+            continue
+        severity = len(event["drifted_features"])
+        previous = history[-1] if history else None
+        if previous is not None:
+            gap = (day - dt.date.fromisoformat(previous["day"])).days
+            if 0 <= gap < policy.cooldown_days and severity <= previous["severity"]:
+                notes.append(f"{day}: drift within the {policy.cooldown_days}-day cooldown of "
+                             f"the retrain for {previous['day']}, not more severe: no retrain")
+                continue
+        recent = [r for r in history
+                  if 0 <= (day - dt.date.fromisoformat(r["day"])).days < policy.budget_window_days]
+        if len(recent) >= policy.budget:
+            notes.append(f"{day}: retrain budget of {policy.budget} per "
+                         f"{policy.budget_window_days} days used up: no retrain")
+            continue
+        requests.append({
+            "run_key": f"drift-event-{event['storage_id']}",
+            "partition": event["partition"],
+            "drifted_features": event["drifted_features"],
+            "storage_id": event["storage_id"],
+            "severity": severity,
+        })
+        history.append({"day": day.isoformat(), "severity": severity})
+    # Only what the budget window can still need is kept in the cursor.
+    return DriftPlan(requests=requests, notes=notes,
+                     cursor={"storage_id": last_id, "requested": history[-policy.budget * 2:]})
 
 
 def build_landing_sensor(job: JobDefinition | Any, landing_dir: Path | None = None):
@@ -195,7 +232,9 @@ def build_drift_sensor(job: JobDefinition | Any):
     def drift_sensor(context: SensorEvaluationContext):
         cursor = json.loads(context.cursor) if context.cursor else {}
         events = read_drift_events(context.instance, int(cursor.get("storage_id", 0)))
-        plan = plan_drift_retrains(events, cursor)
+        plan = plan_drift_retrains(events, cursor, settings.retrain_policy())
+        for note in plan.notes:
+            context.log.info(note)
         runs = [
             RunRequest(
                 run_key=req["run_key"],
@@ -204,6 +243,7 @@ def build_drift_sensor(job: JobDefinition | Any):
                     "ml_assets/drift_partition": str(req["partition"]),
                     "ml_assets/drifted_features": ",".join(req["drifted_features"])[:200],
                     "ml_assets/drift_event_storage_id": str(req["storage_id"]),
+                    "ml_assets/drift_severity": str(req["severity"]),
                     # Jump the queue: days after the drift should be scored by the new model.
                     "dagster/priority": RETRAIN_PRIORITY,
                 },

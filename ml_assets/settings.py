@@ -84,6 +84,17 @@ def compute_threads() -> int:
     return max(1, int(os.environ.get("ML_ASSETS_THREADS", "1")))
 
 
+def retrain_policy():
+    """Cooldown and budget of drift-triggered retrains (``ML_ASSETS_RETRAIN_COOLDOWN_DAYS``,
+    default 7; ``ML_ASSETS_RETRAIN_BUDGET``, default 4 per 30 days of data)."""
+    from ml_assets.sensors import RetrainPolicy
+
+    return RetrainPolicy(
+        cooldown_days=int(os.environ.get("ML_ASSETS_RETRAIN_COOLDOWN_DAYS", "7")),
+        budget=int(os.environ.get("ML_ASSETS_RETRAIN_BUDGET", "4")),
+    )
+
+
 def sensor_interval_seconds() -> int:
     """How often the sensors tick (``ML_ASSETS_SENSOR_INTERVAL``, default 30 s)."""
     return int(os.environ.get("ML_ASSETS_SENSOR_INTERVAL", "30"))

@@ -54,7 +54,32 @@ def test_demo_drift_leads_to_one_sensor_started_retrain(project, tmp_path):
         scored = dict(con.execute(
             "select snapshot_date, min(model_version) from scoring.churn_predictions "
             "group by 1").fetchall())
+        retrains = con.execute(
+            "select drift_partition, drifted_features, model_version, promoted, champion_after "
+            "from monitoring.retrain_log").fetchall()
+        profiles = con.execute(
+            "select model_version from monitoring.reference_profiles order by 1").fetchall()
+        references = {r[0] for r in con.execute(
+            "select distinct reference_model_version from monitoring.drift_report").fetchall()}
     assert drifted == {day(i) for i in range(10, 14)}
+    # One retrain, linked to its drift event, its model and the gate's decision.
+    assert len(retrains) == 1
+    partition, features, version, promoted, champion_after = retrains[0]
+    assert partition == day(10).isoformat() and "monthly_charges" in features
+    assert version == 2 and champion_after == (2 if promoted else 1)
+    assert profiles == [(1,), (2,)]
+    # After a promotion the reference moves with the champion.
+    if promoted:
+        assert references == {1, 2}
+
+    # The evidence travelled to the MLflow run of the retrained model.
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow' / 'mlflow.db'}")
+    run_id = client.get_model_version("churn_model", "2").run_id
+    tags = client.get_run(run_id).data.tags
+    assert tags["ml_assets.drift_partition"] == day(10).isoformat()
+    assert tags["ml_assets.trigger"] == "drift"
     assert set(scored) == {day(i) for i in range(9, 14)}
     # Days scored after the retrain use the new champion.
     if facts["champion_version"] == 2:

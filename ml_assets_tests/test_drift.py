@@ -1,4 +1,9 @@
-"""Tests of ml_assets.drift: PSI and bins against independent numpy, and drift on generated days."""
+"""Tests of ml_assets.drift: PSI and bins against numpy, and decisions on generated days.
+
+The statistics themselves are checked against scipy in test_drift_stats.py; here the
+decision rule is: no drift on same-distribution days at 1,000 and 100,000 rows, real shifts
+flagged, a tiny shift at 100,000 rows left alone although a p-value alone would flag it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import ks_2samp, wasserstein_distance
 
 from ml_assets import drift
 from ml_assets.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, build_customer_features
@@ -158,11 +164,23 @@ def test_reference_profile_contents(reference):
         assert len(entry["shares"]) == len(entry["edges"]) + 1
         counts = reference_bin_counts(series.to_numpy(), np.array(entry["edges"]))
         np.testing.assert_allclose(entry["shares"], counts / counts.sum())
+        np.testing.assert_array_equal(entry["counts"], counts)
+        assert entry["n_non_null"] == series.notna().sum()
+        # The reference sample: sorted distinct reference values, capped at the rule's size.
+        sample = np.array(entry["sample_values"])
+        assert np.all(np.diff(sample) > 0) and np.isin(sample, series.dropna()).all()
+        assert sum(entry["sample_counts"]) == min(rules.reference_sample_size,
+                                                  entry["n_non_null"])
+        assert entry["discrete"] == (series.nunique() <= rules.quantile_bins)
     assert profile["numeric"]["avg_session_minutes"]["null_rate"] > 0  # generator has nulls
+    assert profile["numeric"]["auto_renew"]["discrete"]
+    assert not profile["numeric"]["monthly_charges"]["discrete"]
     for col, entry in profile["categorical"].items():
         assert entry["categories"] == sorted(reference[col].unique())
         expected = reference[col].value_counts(normalize=True)[entry["categories"]]
         np.testing.assert_allclose(entry["shares"], [*expected, 0.0])
+        counts = reference[col].value_counts()[entry["categories"]]
+        assert entry["counts"] == [*counts.tolist(), 0]
         assert entry["null_rate"] == 0.0
 
 
@@ -181,9 +199,17 @@ def test_covariate_shift_in_monthly_charges_drifts_that_feature(profile):
     assert outcome.dataset_drift is True
     assert "monthly_charges" in outcome.drifted_features
     assert report.loc["monthly_charges", "psi"] >= 0.2
-    assert "PSI" in report.loc["monthly_charges", "reason"]
-    # Independent check of the reported PSI from the profile's own bins.
+    reason = report.loc["monthly_charges", "reason"]
+    assert "Wasserstein" in reason and "KS p_adj" in reason
+    # Independent checks of the gate's numbers: W1 in reference SDs, and the KS p-value.
     ref = profile["numeric"]["monthly_charges"]
+    sample = np.repeat(ref["sample_values"], ref["sample_counts"])
+    assert report.loc["monthly_charges", "effect_size"] == pytest.approx(
+        wasserstein_distance(sample, current["monthly_charges"]) / ref["std"])
+    assert report.loc["monthly_charges", "effect_size"] == pytest.approx(1.0, abs=0.1)
+    assert report.loc["monthly_charges", "p_value"] == pytest.approx(
+        ks_2samp(sample, current["monthly_charges"], method="asymp").pvalue, abs=1e-300)
+    # Independent check of the reported PSI from the profile's own bins.
     counts = reference_bin_counts(current["monthly_charges"].to_numpy(), np.array(ref["edges"]))
     assert report.loc["monthly_charges", "psi"] == pytest.approx(
         reference_psi(ref["shares"], counts / counts.sum(), drift.PSI_EPSILON))
@@ -213,13 +239,19 @@ def test_unseen_category_drifts(profile):
     assert row["drifted"] and "unseen" in row["reason"]
 
 
-def test_too_few_rows_give_no_dataset_decision(profile):
+def test_too_few_rows_give_no_decision(profile):
     current = day_features(scenario="covariate", drift_columns=("monthly_charges",),
                            drift_magnitude=1.0).head(50)
     outcome = drift.compute_drift(current, profile, DRIFT_DAY, drift.DriftRules(min_rows=100))
-    assert "monthly_charges" in outcome.drifted_features  # the feature itself still drifts
-    assert outcome.dataset_drift is False
-    assert "no decision" in outcome.reasons[0]
+    report = outcome.report.set_index("feature")
+    # The statistics are still reported (the shift is plain to see) ...
+    assert report.loc["monthly_charges", "effect_size"] > 0.5
+    # ... but the day gets no decision: no feature drifted, no dataset drift, and why.
+    assert outcome.decided is False and outcome.dataset_drift is False
+    assert outcome.drifted_features == [] and not report["drifted"].any()
+    assert outcome.reasons == ["too few rows to decide: 50 rows, below the minimum 100"]
+    assert report["reason"].str.startswith("too few rows to decide (50 < 100)").all()
+    DriftReport.validate(outcome.report)
 
 
 def test_min_drifted_features_rule(profile):
@@ -253,3 +285,161 @@ def test_binary_feature_shift_is_detected(profile):
     current["is_new_customer"] = 1  # from ~1% new customers to 100%
     report = drift.compute_drift(current, profile, DRIFT_DAY, drift.DriftRules()).report
     assert report.set_index("feature").loc["is_new_customer", "drifted"]
+
+
+# --------------------------------------------------------------------------- the decision rule
+
+
+def test_same_distribution_days_do_not_drift_at_1000_rows(profile):
+    config = GeneratorConfig(start=START, rows_per_day=ROWS, seed=SEED)
+    for i in range(10, 17):  # the week after the 10-day reference window
+        outcome = drift.compute_drift(features_of(config, [i]), profile,
+                                      START + dt.timedelta(days=i), drift.DriftRules())
+        assert outcome.decided and outcome.dataset_drift is False, outcome.reasons
+
+
+def test_half_sd_shift_is_flagged_at_1000_rows(profile):
+    current = day_features(scenario="covariate", drift_columns=("monthly_charges",),
+                           drift_magnitude=0.5)
+    outcome = drift.compute_drift(current, profile, DRIFT_DAY, drift.DriftRules())
+    row = outcome.report.set_index("feature").loc["monthly_charges"]
+    assert outcome.dataset_drift and outcome.drifted_features == ["monthly_charges"]
+    assert row["effect_size"] == pytest.approx(0.5, abs=0.1)
+    assert row["p_value_adjusted"] <= 0.01 and row["reason"].startswith("Wasserstein")
+
+
+def test_category_mix_is_flagged_by_js_distance_and_chi_square(profile):
+    current = day_features(scenario="category_mix", drift_columns=("contract",),
+                           drift_magnitude=0.3)
+    outcome = drift.compute_drift(current, profile, DRIFT_DAY, drift.DriftRules())
+    row = outcome.report.set_index("feature").loc["contract"]
+    assert outcome.drifted_features == ["contract"]
+    assert row["test"] == "chi2" and row["effect_size"] >= 0.02
+    assert "JS distance" in row["reason"] and "chi-square" in row["reason"]
+
+
+def test_effect_floor_and_alpha_are_both_required(profile):
+    current = day_features(scenario="covariate", drift_columns=("monthly_charges",),
+                           drift_magnitude=0.5)
+
+    def row(rules):
+        report = drift.compute_drift(current, profile, DRIFT_DAY, rules).report
+        return report.set_index("feature").loc["monthly_charges"]
+
+    high_floor = row(drift.DriftRules(min_shift_sd=2.0))
+    assert not high_floor["drifted"] and "too small to matter" in high_floor["reason"]
+    tiny_alpha = row(drift.DriftRules(alpha=1e-300))
+    assert not tiny_alpha["drifted"] and "not distinguishable from noise" in tiny_alpha["reason"]
+
+
+# --------------------------------------------------------------------------- 100,000 rows a day
+
+BIG = 100_000
+
+
+@pytest.fixture(scope="module")
+def big():
+    """A 300k-row reference (days 0, 3, 6 at 100k rows) and day 9: calm, +0.02 SD, +0.1 SD."""
+    base = GeneratorConfig(start=START, rows_per_day=BIG, seed=SEED)
+    reference = features_of(base, [0, 3, 6])
+    day9 = START + dt.timedelta(days=9)
+
+    def shifted(k):
+        return GeneratorConfig(start=START, rows_per_day=BIG, seed=SEED, scenario="covariate",
+                               drift_start=day9, drift_columns=("monthly_charges",),
+                               drift_magnitude=k)
+
+    days = {"calm": features_of(base, [9]), "0.02": features_of(shifted(0.02), [9]),
+            "0.1": features_of(shifted(0.1), [9])}
+    profile = drift.prepare_profile(drift.build_reference_profile(reference, model_version=1))
+    full = drift.prepare_profile(drift.build_reference_profile(
+        reference, drift.DriftRules(reference_sample_size=None), model_version=1))
+    return reference, days, profile, full
+
+
+def test_no_drift_at_100000_rows(big):
+    _, days, profile, _ = big
+    outcome = drift.compute_drift(days["calm"], profile, START, drift.DriftRules())
+    assert outcome.dataset_drift is False, outcome.reasons
+    assert outcome.report["effect_size"].max() < 0.05
+
+
+def test_tiny_shift_at_100000_rows_is_not_flagged_although_a_p_value_alone_would(big):
+    reference, days, profile, full = big
+    current = days["0.02"]
+    # What a KS monitor does: the whole reference, p < 0.05.
+    assert ks_2samp(reference["monthly_charges"], current["monthly_charges"],
+                    method="asymp").pvalue < 1e-6
+    for prof in (profile, full):
+        outcome = drift.compute_drift(current, prof, START, drift.DriftRules())
+        assert outcome.dataset_drift is False and outcome.drifted_features == []
+    # Against the whole reference our own test is as significant -- the effect floor is
+    # what stops it, and the reason says so.
+    row = drift.compute_drift(current, full, START, drift.DriftRules()).report.set_index(
+        "feature").loc["monthly_charges"]
+    assert row["p_value_adjusted"] < 1e-6
+    assert row["effect_size"] == pytest.approx(0.02, abs=0.01)
+    assert "below the floor" in row["reason"] and "too small to matter" in row["reason"]
+
+
+def test_tenth_sd_shift_at_100000_rows_is_flagged(big):
+    _, days, profile, _ = big
+    outcome = drift.compute_drift(days["0.1"], profile, START, drift.DriftRules())
+    assert outcome.drifted_features == ["monthly_charges"]
+    row = outcome.report.set_index("feature").loc["monthly_charges"]
+    assert row["effect_size"] == pytest.approx(0.1, abs=0.02)
+
+
+# --------------------------------------------------------------------------- profile, config
+
+
+def test_profile_of_30000_rows_stays_small_as_json():
+    config = GeneratorConfig(start=START, rows_per_day=ROWS, seed=SEED)
+    profile = drift.build_reference_profile(features_of(config, range(30)), model_version=1)
+    size = len(json.dumps(profile))
+    assert size < 2_000_000, size
+    assert json.loads(json.dumps(profile)) == profile  # plain JSON types only
+
+
+def test_format_1_profile_of_an_older_champion_still_works(profile):
+    old = json.loads(json.dumps(profile))
+    old["format"] = 1
+    for entry in [*old["numeric"].values(), *old["categorical"].values()]:
+        for key in ("counts", "n_non_null", "discrete", "sample_values", "sample_counts"):
+            entry.pop(key, None)
+    calm = drift.compute_drift(day_features(), old, DRIFT_DAY, drift.DriftRules())
+    assert calm.dataset_drift is False
+    current = day_features(scenario="covariate", drift_columns=("monthly_charges",),
+                           drift_magnitude=1.0)
+    outcome = drift.compute_drift(current, old, DRIFT_DAY, drift.DriftRules())
+    row = outcome.report.set_index("feature").loc["monthly_charges"]
+    assert outcome.drifted_features == ["monthly_charges"]
+    assert row["test"] == "chi2" and "JS distance" in row["reason"]
+    DriftReport.validate(pd.concat([calm.report, outcome.report.assign(
+        snapshot_date=pd.Timestamp(DRIFT_DAY + dt.timedelta(days=1)))]))
+
+
+def test_drift_config_mirrors_the_decision_rules():
+    import dataclasses
+
+    from ml_assets.assets.monitoring import DriftConfig
+
+    rules = {f.name: f.default for f in dataclasses.fields(drift.DriftRules)
+             if f.name not in drift.PROFILE_FIELDS}
+    config = DriftConfig()
+    assert config.model_dump() == rules
+    assert all(f.description for f in DriftConfig.model_fields.values())
+    assert drift.DriftRules(**config.model_dump()) == drift.DriftRules()
+
+
+def test_all_null_column_is_not_tested_but_drifts_by_its_null_rate(profile):
+    current = day_features()
+    current["avg_session_minutes"] = np.nan
+    outcome = drift.compute_drift(current, profile, DRIFT_DAY, drift.DriftRules())
+    row = outcome.report.set_index("feature").loc["avg_session_minutes"]
+    assert row["test"] is None and np.isnan(row["p_value"]) and np.isnan(row["effect_size"])
+    assert row["drifted"] and row["reason"].startswith("null rate")
+    # The untested feature does not count in the day's correction.
+    tested = outcome.report["p_value"].notna()
+    assert tested.sum() == len(outcome.report) - 1
+    DriftReport.validate(outcome.report)

@@ -13,6 +13,7 @@ from ml_assets.definitions import defs
 from ml_assets.jobs import ingest_job, retrain_job
 from ml_assets.landing import list_landing_files
 from ml_assets.sensors import (
+    RetrainPolicy,
     build_drift_sensor,
     build_landing_sensor,
     plan_drift_retrains,
@@ -48,6 +49,13 @@ def report_drift(instance, partition: str, drifted: bool) -> None:
     )
 
 
+def report_drift_features(instance, partition: str, features: list[str]) -> None:
+    instance.report_runless_asset_event(
+        AssetMaterialization(asset_key=DRIFT_KEY, partition=partition,
+                             metadata={"dataset_drift": bool(features),
+                                       "drifted_features": features}))
+
+
 def test_drift_event_requests_exactly_one_retrain(instance):
     sensor_def = build_drift_sensor(retrain_job)
     report_drift(instance, "2025-01-10", False)
@@ -61,18 +69,17 @@ def test_drift_event_requests_exactly_one_retrain(instance):
     assert runs[0].tags["ml_assets/drifted_features"] == "monthly_charges"
     assert runs[0].tags["dagster/priority"] == "10"
 
-    # A repeated tick sees nothing new; a further drifted day is the same event.
+    # A repeated tick sees nothing new; the next drifted day falls in the cooldown.
     assert tick(sensor_def, instance, cursor)[0] == []
     report_drift(instance, "2025-01-12", True)
     runs, cursor = tick(sensor_def, instance, cursor)
     assert runs == []
 
-    # After a calm day, drift again is a new event with a new run key.
-    report_drift(instance, "2025-01-13", False)
-    report_drift(instance, "2025-01-14", True)
+    # Eight days later the cooldown (7 days of data) is over: a new event, a new run key.
+    report_drift(instance, "2025-01-19", True)
     runs, cursor = tick(sensor_def, instance, cursor)
-    assert [r.tags["ml_assets/drift_partition"] for r in runs] == ["2025-01-14"]
-    assert json.loads(cursor)["in_event"] is True
+    assert [r.tags["ml_assets/drift_partition"] for r in runs] == ["2025-01-19"]
+    assert json.loads(cursor)["requested"][-1] == {"day": "2025-01-19", "severity": 1}
 
 
 def test_drift_sensor_restart_from_cursor_does_not_repeat(instance):
@@ -84,16 +91,31 @@ def test_drift_sensor_restart_from_cursor_does_not_repeat(instance):
     assert len(first) == 1 and again == []
 
 
-def test_plan_drift_retrains_is_order_driven():
-    events = [
-        {"storage_id": 5, "partition": "a", "dataset_drift": True, "drifted_features": ["x"]},
-        {"storage_id": 6, "partition": "b", "dataset_drift": True, "drifted_features": ["x"]},
-        {"storage_id": 9, "partition": "c", "dataset_drift": False, "drifted_features": []},
-        {"storage_id": 12, "partition": "d", "dataset_drift": True, "drifted_features": ["y"]},
-    ]
-    plan = plan_drift_retrains(events, {})
-    assert [r["run_key"] for r in plan.requests] == ["drift-event-5", "drift-event-12"]
-    assert plan.cursor == {"storage_id": 12, "in_event": True}
+def test_more_severe_drift_overrides_the_cooldown(instance):
+    sensor_def = build_drift_sensor(retrain_job)
+    report_drift_features(instance, "2025-01-11", ["monthly_charges"])
+    runs, cursor = tick(sensor_def, instance, None)
+    report_drift_features(instance, "2025-01-12", ["monthly_charges"])
+    report_drift_features(instance, "2025-01-13", ["monthly_charges", "region", "plan"])
+    runs, cursor = tick(sensor_def, instance, cursor)
+    assert [r.tags["ml_assets/drift_partition"] for r in runs] == ["2025-01-13"]
+    assert runs[0].tags["ml_assets/drift_severity"] == "3"
+
+
+def test_retrain_budget_caps_requests():
+    policy = RetrainPolicy(cooldown_days=0, budget=2, budget_window_days=30)
+    events = [{"storage_id": i, "partition": f"2025-01-{10 + i:02d}", "dataset_drift": True,
+               "drifted_features": ["x"]} for i in range(5)]
+    plan = plan_drift_retrains(events, {}, policy)
+    assert [r["partition"] for r in plan.requests] == ["2025-01-10", "2025-01-11"]
+    assert sum("budget" in n for n in plan.notes) == 3
+    # The cursor carries the history, so a later tick still respects the budget.
+    later = [{"storage_id": 9, "partition": "2025-01-20", "dataset_drift": True,
+              "drifted_features": ["x"]}]
+    assert plan_drift_retrains(later, plan.cursor, policy).requests == []
+    after_window = [{"storage_id": 10, "partition": "2025-02-15", "dataset_drift": True,
+                     "drifted_features": ["x"]}]
+    assert len(plan_drift_retrains(after_window, plan.cursor, policy).requests) == 1
 
 
 def test_landing_sensor_requests_each_new_file_once(project, instance):

@@ -16,7 +16,7 @@ from dagster_pandera import pandera_schema_to_dagster_type
 from ml_assets import settings
 
 OWNERS = ["team:ml-platform"]
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 
 daily_partitions = DailyPartitionsDefinition(
     start_date=settings.partitions_start().isoformat(), end_offset=1

@@ -1,5 +1,6 @@
 """monitoring/drift_report: each day's features against the champion's reference profile."""
 
+import math
 from collections.abc import Iterator
 
 import pandas as pd
@@ -22,14 +23,40 @@ from ml_assets.assets.common import (
     daily_partitions,
     table_metadata,
 )
-from ml_assets.drift import DriftRules, compute_drift
+from ml_assets.drift import DriftRules, compute_drift, prepare_profile
 from ml_assets.resources import MlflowResource
 from ml_assets.schemas import DriftReport
 
 
+def _finite(value: float) -> float | None:
+    """A float for metadata; None for NaN (no test that day) or infinity (constant reference)."""
+    return float(value) if math.isfinite(value) else None
+
+
 class DriftConfig(Config):
-    psi_threshold: float = Field(
-        default=0.2, gt=0, description="PSI at or above this: the feature drifted."
+    """The decision fields of :class:`ml_assets.drift.DriftRules`, editable in the Launchpad.
+
+    A feature drifts when its effect size reaches the floor AND its Benjamini-Hochberg
+    adjusted p-value is at most ``alpha``, or when a data-quality rule fires. The profile
+    fields of DriftRules (``quantile_bins``, ``reference_sample_size``) are fixed when the
+    champion is trained, so they are not offered here.
+    """
+
+    alpha: float = Field(
+        default=0.01, gt=0, lt=1,
+        description="False discovery rate (Benjamini-Hochberg) across the day's features: a "
+        "feature is significant when its adjusted p-value is at most this. On days without "
+        "drift it bounds the share of days with any significant feature.",
+    )
+    min_shift_sd: float = Field(
+        default=0.05, ge=0,
+        description="Effect floor of numeric features: Wasserstein-1 distance between the "
+        "day and the reference in reference standard deviations (a shift of k SD gives k).",
+    )
+    min_js_distance: float = Field(
+        default=0.02, ge=0, le=1,
+        description="Effect floor of categorical features: Jensen-Shannon distance (base 2) "
+        "of the category shares, unseen values as their own category.",
     )
     null_rate_delta: float = Field(
         default=0.10, gt=0, description="Absolute change of the null rate that counts as drift."
@@ -40,7 +67,9 @@ class DriftConfig(Config):
     min_drifted_features: int = Field(
         default=1, ge=1, description="Drifted features needed for dataset drift."
     )
-    min_rows: int = Field(default=100, ge=1, description="Fewer rows in a day: no decision.")
+    min_rows: int = Field(
+        default=100, ge=1, description="Fewer rows in a day: no decision (nothing drifts)."
+    )
 
 
 @asset(
@@ -57,9 +86,13 @@ class DriftConfig(Config):
     code_version=CODE_VERSION,
     description=(
         "Per-feature drift of the day against the reference profile saved with the current "
-        "champion: PSI on the reference's quantile bins or categories, null-rate change and "
-        "unseen categories. Metadata dataset_drift and drifted_features carry the day's "
-        "decision; drift_sensor reads them to request a retrain."
+        "champion. A feature drifts when its effect size passes a floor (numeric: "
+        "Wasserstein distance in reference SDs; categorical: Jensen-Shannon distance) AND its "
+        "test (KS, or chi-square for categories and few-valued columns) is significant after "
+        "the Benjamini-Hochberg correction, or when its null rate jumps or unseen categories "
+        "appear; PSI is reported alongside. Days with too few rows get no decision. Metadata "
+        "dataset_drift and drifted_features carry the decision; drift_sensor reads them to "
+        "request a retrain."
     ),
 )
 def drift_report(
@@ -75,29 +108,39 @@ def drift_report(
             "retrain_job first."
         )
         return
-    profile = registry.load_profile(mlflow.tracking_uri, champion)
+    # Lists to arrays once, not once per day of a partition range.
+    profile = prepare_profile(registry.load_profile(mlflow.tracking_uri, champion))
     rules = DriftRules(**config.model_dump())
     reports, drifted, reasons, dataset_drift = [], set(), [], False
+    undecided = []
     for day, rows in customer_features.groupby("snapshot_date", sort=True):
         outcome = compute_drift(rows, profile, day, rules)
         reports.append(outcome.report)
         dataset_drift |= outcome.dataset_drift
         if outcome.dataset_drift:
             drifted.update(outcome.drifted_features)
+        if not outcome.decided:
+            undecided.append(str(pd.Timestamp(day).date()))
         reasons.extend(f"{pd.Timestamp(day).date()}: {r}" for r in outcome.reasons)
     report = DriftReport.validate(pd.concat(reports, ignore_index=True))
-    top = report.sort_values("psi", ascending=False).head(5)
+    # Drifted features first, then the strongest evidence (smallest adjusted p-value).
+    top = report.sort_values(["drifted", "p_value_adjusted", "effect_size"],
+                             ascending=[False, True, False]).head(5)
     yield Output(
         report,
         metadata={
             "dataset_drift": dataset_drift,
             "drifted_features": sorted(drifted),
             "reference_model_version": champion.version,
-            "max_psi": float(report["psi"].max()),
+            "max_psi": _finite(report["psi"].max()),
+            "max_effect_size": _finite(report["effect_size"].max()),
+            "min_p_value_adjusted": _finite(report["p_value_adjusted"].min()),
             "drifted_feature_count": len(drifted),
+            "days_without_decision": undecided,
             "reasons": MetadataValue.md("\n".join(f"- {r}" for r in reasons)),
-            "top_psi": MetadataValue.md(
-                top[["feature", "psi", "drifted", "reason"]].to_markdown(index=False)
+            "top_features": MetadataValue.md(
+                top[["snapshot_date", "feature", "effect_size", "p_value_adjusted", "psi",
+                     "drifted", "reason"]].to_markdown(index=False)
             ),
         },
     )

@@ -118,6 +118,9 @@ def champion_model(
                           current.version if current else None, challenger_metrics,
                           champion_metrics, smoke, context.run.run_id),
     )
+    if context.run.tags.get("ml_assets/trigger") == "drift":
+        promotion.append_retrain_log(warehouse.database, context.run.tags, context.run.run_id,
+                                     decision, current.version if current else None)
     metadata = {
         "promoted": decision.promote,
         "challenger_version": challenger.version,

@@ -1,6 +1,7 @@
 """training/training_set and training/churn_model."""
 
 import hashlib
+import json
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, asset
@@ -110,6 +111,7 @@ def churn_model(
     config: ModelConfig,
     training_set: pd.DataFrame,
     mlflow: MlflowResource,
+    warehouse: WarehouseResource,
 ) -> ModelRef:
     settings_ = config.model_dump()
     search, cv_folds = settings_.pop("search"), settings_.pop("cv_folds")
@@ -136,8 +138,19 @@ def churn_model(
             "window_end": str(days.max().date()),
             "code_version": CODE_VERSION,
             "dagster_run_id": context.run.run_id,
+            # The evidence that started a drift retrain travels with the model.
+            **{k.replace("/", "."): v for k, v in context.run.tags.items()
+               if k.startswith("ml_assets/")},
         },
     )
+    # The reference profile also lives in the warehouse, beside the data it describes.
+    warehouse.append("monitoring", "reference_profiles", pd.DataFrame([{
+        "model_version": ref.version,
+        "mlflow_run_id": ref.run_id,
+        "created_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+        "n_rows": profile["n_rows"],
+        "profile": json.dumps({**profile, "model_version": ref.version}),
+    }]))
     context.add_output_metadata({
         "model_version": ref.version,
         "mlflow_run_id": ref.run_id,
