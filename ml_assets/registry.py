@@ -227,6 +227,12 @@ def log_run_artifacts(tracking_uri: str, run_id: str, files: dict[str, bytes],
         client.log_artifacts(run_id, tmp, artifact_path=folder)
 
 
+def run_metric(tracking_uri: str, run_id: str, key: str) -> float | None:
+    """A metric of a run, or None when it was never logged."""
+    value = _client(tracking_uri).get_run(run_id).data.metrics.get(key)
+    return None if value is None else float(value)
+
+
 def tag_version(tracking_uri: str, version: int, tags: dict[str, str]) -> None:
     client = _client(tracking_uri)
     for key, value in tags.items():

@@ -32,6 +32,7 @@ from ml_assets.landing import LandingFile, LandingFileError, check_partition_day
 
 RAW_KEY = AssetKey(["raw", "customer_snapshots"])
 DRIFT_KEY = AssetKey(["monitoring", "drift_report"])
+PREDICTIONS_KEY = AssetKey(["scoring", "churn_predictions"])
 # A file modified less than this long ago may still be being written: wait a tick.
 SETTLE_SECONDS = 2.0
 RETRAIN_PRIORITY = "10"
@@ -195,25 +196,37 @@ def build_landing_sensor(job: JobDefinition | Any, landing_dir: Path | None = No
 
 
 def read_drift_events(instance, after_storage_id: int, limit: int = 200) -> list[dict]:
-    """Drift report materializations after a storage id, oldest first, as plain dicts."""
-    result = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=DRIFT_KEY, after_storage_id=after_storage_id or None),
-        limit=limit,
-        ascending=True,
-    )
+    """Drift evidence after a storage id, in event-log order, as plain dicts.
+
+    Two kinds: input drift (``monitoring/drift_report`` metadata ``dataset_drift``) and
+    performance drift (``scoring/churn_predictions`` metadata ``performance_drift``, a
+    significant drop of the realised AUC on a labelled day).
+    """
     events = []
-    for record in result.records:
-        materialization = record.asset_materialization
-        metadata = materialization.metadata if materialization else {}
-        drift_value = metadata.get("dataset_drift")
-        features_value = metadata.get("drifted_features")
-        events.append({
-            "storage_id": record.storage_id,
-            "partition": materialization.partition if materialization else None,
-            "dataset_drift": bool(drift_value.value) if drift_value is not None else False,
-            "drifted_features": list(features_value.value) if features_value is not None else [],
-        })
-    return events
+    for key, flag, features_key in ((DRIFT_KEY, "dataset_drift", "drifted_features"),
+                                    (PREDICTIONS_KEY, "performance_drift", None)):
+        result = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, after_storage_id=after_storage_id or None),
+            limit=limit,
+            ascending=True,
+        )
+        for record in result.records:
+            materialization = record.asset_materialization
+            metadata = materialization.metadata if materialization else {}
+            drifted = metadata.get(flag)
+            is_drift = bool(drifted.value) if drifted is not None else False
+            if features_key is None:
+                features = ["realised_auc"] if is_drift else []
+            else:
+                value = metadata.get(features_key)
+                features = list(value.value) if value is not None else []
+            events.append({
+                "storage_id": record.storage_id,
+                "partition": materialization.partition if materialization else None,
+                "dataset_drift": is_drift,
+                "drifted_features": features,
+            })
+    return sorted(events, key=lambda e: e["storage_id"])
 
 
 def build_drift_sensor(job: JobDefinition | Any):
@@ -225,8 +238,9 @@ def build_drift_sensor(job: JobDefinition | Any):
         minimum_interval_seconds=settings.sensor_interval_seconds(),
         default_status=DefaultSensorStatus.RUNNING,
         description=(
-            "Reads monitoring/drift_report materializations from the event log; a new drift "
-            "event requests one retrain_job run."
+            "Reads drift_report (input drift) and churn_predictions (performance drift) "
+            "materializations from the event log; a drift event requests one retrain_job run, "
+            "within a cooldown and a budget."
         ),
     )
     def drift_sensor(context: SensorEvaluationContext):

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, Output, asset
 
@@ -13,6 +14,7 @@ from ml_assets.assets.common import (
     daily_partitions,
     table_metadata,
 )
+from ml_assets.performance import PerformanceRules, performance_drift
 from ml_assets.registry import ModelRef
 from ml_assets.resources import MlflowResource
 from ml_assets.schemas import ChurnPredictions
@@ -37,6 +39,9 @@ from ml_assets.scoring import score_features
     description=(
         "Churn probability for every customer of the day from the current champion "
         "(MLflow alias `champion`), with the model version and the operating threshold. "
+        "Where the day carries labels, the realised AUC is compared with the champion's test "
+        "AUC; a significant drop (metadata performance_drift) is a drift event for "
+        "drift_sensor. "
         "Skipped, with a log line, while no champion exists."
     ),
 )
@@ -56,6 +61,14 @@ def churn_predictions(
     predictions = ChurnPredictions.validate(
         score_features(pipeline, customer_features, champion_model)
     )
+    # Where the day already carries labels, the champion's realised AUC is checked against
+    # the AUC it had on its test split: this is how concept drift shows up.
+    performance = performance_drift(
+        customer_features["churned"].astype("Float64").to_numpy(dtype=float, na_value=np.nan),
+        predictions["churn_probability"].to_numpy(),
+        registry.run_metric(mlflow.tracking_uri, champion_model.run_id, "test_auc"),
+        PerformanceRules(),
+    )
     yield Output(
         predictions,
         metadata={
@@ -63,5 +76,11 @@ def churn_predictions(
             "mlflow_run_id": champion_model.run_id,
             "mean_probability": float(predictions["churn_probability"].mean()),
             "predicted_churn_rate": float(predictions["predicted_churn"].mean()),
+            "performance_drift": bool(performance["drifted"]),
+            "performance_reason": performance["reason"],
+            **{k: float(performance[k]) for k in
+               ("realised_auc", "baseline_auc", "auc_ci_low", "auc_ci_high")
+               if performance[k] == performance[k]},
+            "labelled_rows": performance["labelled_rows"],
         },
     )
