@@ -103,6 +103,31 @@ def _date_casts(frame: pd.DataFrame) -> str:
     return f"* replace ({casts})"
 
 
+@contextmanager
+def _incoming(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame
+) -> Iterator[str]:
+    """Register ``frame`` as a view and open a transaction; commit on success, else roll back.
+
+    Creates the schema, and yields the view's name. Column names are validated first.
+    """
+    for col in frame.columns:
+        check_identifier(str(col))
+    view = f"incoming_{table}"
+    con.register(view, frame)
+    try:
+        con.execute("begin transaction")
+        try:
+            con.execute(f"create schema if not exists {check_identifier(schema)}")
+            yield view
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.unregister(view)
+
+
 def replace_rows(
     con: duckdb.DuckDBPyConnection,
     schema: str,
@@ -136,8 +161,6 @@ def replace_rows(
             + " with an empty frame: the existing rows are kept. If empty output is expected, "
             "mark the asset with metadata allow_empty=True."
         )
-    for col in frame.columns:
-        check_identifier(str(col))
     if partition_column is not None and partition_range is not None and not frame.empty:
         days = pd.to_datetime(frame[partition_column]).dt.date
         outside = (days < partition_range[0]) | (days > partition_range[1])
@@ -146,40 +169,29 @@ def replace_rows(
                 f"{int(outside.sum())} rows for {target} have {partition_column} outside the "
                 f"partition {partition_range[0]}..{partition_range[1]}; nothing was written."
             )
-    view = f"incoming_{table}"
-    con.register(view, frame)
-    try:
-        con.execute("begin transaction")
-        try:
-            con.execute(f"create schema if not exists {check_identifier(schema)}")
-            if not table_exists(con, schema, table):
-                con.execute(f"create table {target} as select {_date_casts(frame)} from {view}")
-            else:
-                existing = table_columns(con, schema, table)
-                if set(existing) != set(frame.columns):
-                    added = [c for c in frame.columns if c not in existing]
-                    dropped = [c for c in existing if c not in frame.columns]
-                    raise WarehouseError(
-                        f"The columns of {target} changed (new: {added or 'none'}; gone: "
-                        f"{dropped or 'none'}); the existing rows are kept. Migrate the table "
-                        f"deliberately, or drop it (drop table {target}) and rematerialize "
-                        "every partition."
-                    )
-                if partition_column is not None and partition_range is not None:
-                    con.execute(
-                        f"delete from {target} where {check_identifier(partition_column)} "
-                        "between ? and ?",
-                        [partition_range[0], partition_range[1]],
-                    )
-                else:
-                    con.execute(f"delete from {target}")
-                con.execute(f"insert into {target} by name select * from {view}")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-    finally:
-        con.unregister(view)
+    with _incoming(con, schema, table, frame) as view:
+        if not table_exists(con, schema, table):
+            con.execute(f"create table {target} as select {_date_casts(frame)} from {view}")
+            return len(frame)
+        existing = table_columns(con, schema, table)
+        if set(existing) != set(frame.columns):
+            added = [c for c in frame.columns if c not in existing]
+            dropped = [c for c in existing if c not in frame.columns]
+            raise WarehouseError(
+                f"The columns of {target} changed (new: {added or 'none'}; gone: "
+                f"{dropped or 'none'}); the existing rows are kept. Migrate the table "
+                f"deliberately, or drop it (drop table {target}) and rematerialize "
+                "every partition."
+            )
+        if partition_column is not None and partition_range is not None:
+            con.execute(
+                f"delete from {target} where {check_identifier(partition_column)} "
+                "between ? and ?",
+                [partition_range[0], partition_range[1]],
+            )
+        else:
+            con.execute(f"delete from {target}")
+        con.execute(f"insert into {target} by name select * from {view}")
     return len(frame)
 
 
@@ -187,24 +199,11 @@ def append_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str,
                 frame: pd.DataFrame) -> int:
     """Append rows by column name in one transaction, creating the table on first use."""
     target = qualified(schema, table)
-    for col in frame.columns:
-        check_identifier(str(col))
-    view = f"incoming_{table}"
-    con.register(view, frame)
-    try:
-        con.execute("begin transaction")
-        try:
-            con.execute(f"create schema if not exists {check_identifier(schema)}")
-            if table_exists(con, schema, table):
-                con.execute(f"insert into {target} by name select * from {view}")
-            else:
-                con.execute(f"create table {target} as select {_date_casts(frame)} from {view}")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-    finally:
-        con.unregister(view)
+    with _incoming(con, schema, table, frame) as view:
+        if table_exists(con, schema, table):
+            con.execute(f"insert into {target} by name select * from {view}")
+        else:
+            con.execute(f"create table {target} as select {_date_casts(frame)} from {view}")
     return len(frame)
 
 

@@ -28,6 +28,17 @@ BIN = Path(sys.executable).parent
 FAST = {"ops": {"training__churn_model": {"config": {"search": False, "max_iter": 80}}}}
 
 
+def ingest_eight_days():
+    """Ingest days 0-7 as one range run; returns the instance and the resources used."""
+    instance = DagsterInstance.ephemeral()
+    resources = build_resources()
+    tags = {"dagster/asset_partition_range_start": day(0).isoformat(),
+            "dagster/asset_partition_range_end": day(7).isoformat()}
+    assert materialize(ALL_ASSETS, selection=INGEST, resources=resources, instance=instance,
+                       tags=tags).success
+    return instance, resources
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -37,12 +48,7 @@ def free_port() -> int:
 @pytest.fixture()
 def served(project):
     write_days(project / "landing", 9, rows=400)
-    instance = DagsterInstance.ephemeral()
-    resources = build_resources()
-    tags = {"dagster/asset_partition_range_start": day(0).isoformat(),
-            "dagster/asset_partition_range_end": day(7).isoformat()}
-    assert materialize(ALL_ASSETS, selection=INGEST, resources=resources, instance=instance,
-                       tags=tags).success
+    instance, resources = ingest_eight_days()
     assert materialize(ALL_ASSETS, selection=RETRAIN, resources=resources, instance=instance,
                        run_config=FAST).success
     assert materialize(ALL_ASSETS, selection=DAILY, resources=resources, instance=instance,
@@ -104,12 +110,7 @@ def test_served_champion_matches_batch_scoring(served):
 
 def test_rollback_swaps_champion_and_logs(project):
     write_days(project / "landing", 8, rows=400)
-    instance = DagsterInstance.ephemeral()
-    resources = build_resources()
-    tags = {"dagster/asset_partition_range_start": day(0).isoformat(),
-            "dagster/asset_partition_range_end": day(7).isoformat()}
-    assert materialize(ALL_ASSETS, selection=INGEST, resources=resources, instance=instance,
-                       tags=tags).success
+    instance, resources = ingest_eight_days()
     uri = settings.mlflow_tracking_uri()
     with pytest.raises(registry.RegistryError, match="Nothing to roll back"):
         promotion.rollback(uri, settings.duckdb_path())
