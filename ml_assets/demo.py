@@ -122,12 +122,15 @@ def run_daemon_until_quiet(instance, expected_days: set[str], timeout_s: float,
     try:
         deadline = time.monotonic() + timeout_s
         quiet_since = None
-        reported: set[str] = set()
+        reported: set[str] | None = None
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise SystemExit(f"the daemon exited with {proc.returncode}; see {log_path}")
             ingested = set(instance.get_materialized_partitions(AssetKey(RAW_KEY)))
+            if reported is None:  # what the history already holds is not news
+                reported = ingested & expected_days
             for day in sorted((ingested & expected_days) - reported):
+                _say(f"ingested {day} ({len(ingested & expected_days)}/{len(expected_days)} days)")
                 reported.add(day)
             missing = expected_days - ingested
             active = _active_runs(instance)

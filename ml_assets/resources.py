@@ -107,9 +107,6 @@ class MlflowResource(ConfigurableResource):
     artifact_root: str
     experiment_name: str = settings.EXPERIMENT_NAME
 
-    def run_url(self, run_id: str) -> str:
-        return f"mlflow://{self.experiment_name}/runs/{run_id}"
-
     def latest_version(self) -> ModelRef | None:
         return registry.latest_version(self.tracking_uri)
 
