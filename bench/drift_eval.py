@@ -4,10 +4,10 @@ Run from the project root::
 
     .venv/bin/python -m bench.drift_eval                # both sizes, ~5.5 min on 2 cores
     .venv/bin/python -m bench.drift_eval --sizes 1000   # only 1,000 rows per day
-    .venv/bin/python -m bench.drift_eval --evidently-site /tmp/evvenv/lib/python3.11/site-packages
+    .venv/bin/python -m bench.drift_eval --evidently-site .evvenv/lib/python3.11/site-packages
 
 The last form adds Evidently's default preset on a subset of the days; it needs Evidently
-in a separate virtualenv (``python3 -m venv /tmp/evvenv && /tmp/evvenv/bin/pip install
+in a separate virtualenv (``python3 -m venv .evvenv && .evvenv/bin/pip install
 evidently``; 0.7.23 was tried) and takes ~23 minutes, because Evidently spends about 3 s on
 a 1,000-row day and about 29 s on a 100,000-row day. Without it the command skips Evidently.
 
