@@ -86,20 +86,6 @@ def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[st
             "positive_rate": float(pred.mean()) if len(pred) else 0.0}
 
 
-def compute_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
-    """Every metric of :data:`METRICS` for one set of rows."""
-    y = np.asarray(y, dtype=int)
-    p = np.asarray(p, dtype=float)
-    out = {
-        "auc": roc_auc(y, p),
-        "pr_auc": average_precision(y, p),
-        "log_loss": log_loss(y, p),
-        "brier": brier(y, p),
-    }
-    out.update(threshold_metrics(y, p, threshold))
-    return out
-
-
 def metrics_table(
     test: pd.DataFrame,
     proba: np.ndarray,

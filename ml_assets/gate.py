@@ -9,7 +9,7 @@ numbers compared by eye.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -124,9 +124,6 @@ class GateDecision:
     reasons: list[str] = field(default_factory=list)
     comparison: PairedComparison | None = None
     worse_segments: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def decide_promotion(
