@@ -25,6 +25,12 @@ DEV_REQUIRES = [
     "ruff==0.17.5",
 ]
 
+# Optional: the drift tool we compare against in bench/ (`make bench` installs it). It resolves
+# beside the pins above without moving any of them (checked with `pip install --dry-run`).
+BENCH_REQUIRES = [
+    "evidently==0.7.23",
+]
+
 setup(
     name="ml_assets",
     version="0.1.0",
@@ -33,6 +39,6 @@ setup(
     packages=find_packages(exclude=["ml_assets_tests", "ml_assets_tests.*"]),
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
-    extras_require={"dev": DEV_REQUIRES},
+    extras_require={"dev": DEV_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={"console_scripts": ["ml-assets=ml_assets.cli:main"]},
 )
