@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from ml_assets.landing import check_partition_day, find_landing_file, load_landing_file
+from ml_assets.landing import (
+    FILE_PATTERN,
+    LandingFileError,
+    check_partition_day,
+    find_landing_file,
+    load_landing_file,
+)
 from ml_assets.schemas import CustomerSnapshot
 
 
@@ -26,10 +33,37 @@ def load_days(
     for day in days:
         check_partition_day(day, partitions_start)
         landing_file = find_landing_file(landing_dir, day)
-        rows = load_landing_file(landing_file)
+        try:
+            rows = load_landing_file(landing_file)
+        except LandingFileError as exc:
+            exc.path = landing_file.path
+            raise
         rows["source_file"] = landing_file.path.name
         frames.append(rows)
         if log:
             log(f"{landing_file.path.name}: {len(rows)} rows valid")
     snapshots = pd.concat(frames, ignore_index=True)
     return CustomerSnapshot.validate(snapshots)
+
+
+def refusal_record(error: LandingFileError, day: dt.date, run_id: str) -> pd.DataFrame:
+    """One ``raw.quarantine`` row for a refused file: which file, its hash, and why.
+
+    The policy is whole-file refusal: no row of a bad file is ingested, and the file stays
+    in the landing folder as it was; this row is the audit trail of the refusal.
+    """
+    path: Path | None = getattr(error, "path", None)
+    name = path.name if path is not None else ""
+    digest, size = "", -1
+    if path is not None and FILE_PATTERN.fullmatch(name) and path.is_file():
+        data = path.read_bytes()
+        digest, size = hashlib.sha256(data).hexdigest(), len(data)
+    return pd.DataFrame({
+        "refused_at": [pd.Timestamp.now(tz="UTC").tz_localize(None)],
+        "partition_date": [pd.Timestamp(day)],
+        "source_file": [name],
+        "sha256": [digest],
+        "size_bytes": [size],
+        "reason": [str(error)],
+        "run_id": [run_id],
+    })

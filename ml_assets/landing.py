@@ -26,6 +26,10 @@ _FLOAT_COLUMNS = ("monthly_charges", "total_charges", "avg_session_minutes")
 # Counts above this cannot be real and would not survive the conversion to int64.
 _MAX_COUNT = 1e12
 _BOOL_VALUES = {"true": True, "false": False, "1": True, "0": False, "t": True, "f": False}
+# A contract row is about 150 bytes; a line this long is not a row, and reading it whole
+# would let one bad file take the worker's memory.
+MAX_LINE_BYTES = 64 * 1024
+_OTHER_DELIMITERS = (";", "\t", "|")
 
 
 class LandingFileError(ValueError):
@@ -68,22 +72,59 @@ def list_landing_files(landing_dir: Path) -> list[LandingFile]:
         parsed = parse_landing_name(path)
         if parsed is None or not path.is_file():
             continue
-        if root not in path.resolve().parents:
+        if not _inside(root, path):
             continue
         if parsed.day not in by_day or path.suffix == ".csv":
             by_day[parsed.day] = parsed
     return [by_day[d] for d in sorted(by_day)]
 
 
+def _inside(root: Path, path: Path) -> bool:
+    """True when ``path`` (symlinks resolved) is a file inside the folder ``root``."""
+    return root.resolve() in path.resolve().parents
+
+
+def landing_path(landing_dir: Path, name: str) -> Path:
+    """The path of a landing file name inside ``landing_dir``, or a clear error.
+
+    The name must match the landing pattern (so it holds no folder part, no ``..`` and no
+    control character), and the path, symlinks resolved, must stay inside the folder.
+    """
+    if not FILE_PATTERN.fullmatch(name) or parse_landing_name(Path(name)) is None:
+        raise LandingFileError(
+            f"{name!r} is not a landing file name: expected customers_YYYY-MM-DD.csv or "
+            f".parquet inside {landing_dir}. Rename the file."
+        )
+    path = landing_dir / name
+    if path.is_symlink() and not _inside(landing_dir, path):
+        raise LandingFileError(
+            f"{name}: a symlink to {path.resolve()}, outside the landing folder {landing_dir}; "
+            "such links are refused. Copy the file into the folder instead."
+        )
+    return path
+
+
+def _near_misses(landing_dir: Path, day: dt.date) -> list[str]:
+    if not landing_dir.is_dir():
+        return []
+    stamp = day.isoformat()
+    return sorted(p.name for p in landing_dir.iterdir()
+                  if stamp in p.name and parse_landing_name(p) is None)
+
+
 def find_landing_file(landing_dir: Path, day: dt.date) -> LandingFile:
-    """The landing file of one day; a clear error when there is none."""
+    """The landing file of one day; a clear error when there is none or it is unsafe."""
     for suffix in (".csv", ".parquet"):
-        path = landing_dir / f"customers_{day.isoformat()}{suffix}"
+        path = landing_path(landing_dir, f"customers_{day.isoformat()}{suffix}")
         if path.is_file():
             return LandingFile(path=path, day=day)
+    misses = _near_misses(landing_dir, day)
+    hint = (f" Found {', '.join(misses)}, which does not match the pattern "
+            "customers_YYYY-MM-DD.csv|.parquet (lower-case extension); rename it."
+            if misses else "")
     raise LandingFileError(
         f"No landing file for {day.isoformat()}: expected "
-        f"{landing_dir / f'customers_{day.isoformat()}.csv'} (or .parquet). "
+        f"{landing_dir / f'customers_{day.isoformat()}.csv'} (or .parquet).{hint} "
         "Land the file, then materialize the partition again."
     )
 
@@ -98,6 +139,71 @@ def _row_examples(mask: pd.Series, limit: int = 5) -> str:
     return ", ".join(lines)
 
 
+def _check_text_shape(content: bytes, path: Path) -> None:
+    """Refuse binary data, absurdly long lines and a cut-off last line before parsing."""
+    nul = content.find(b"\x00")
+    if nul >= 0:
+        line = content.count(b"\n", 0, nul) + 1
+        raise LandingFileError(
+            f"{path.name}: binary data, not CSV text (a NUL byte at byte {nul}, line {line}). "
+            "Land a UTF-8 CSV or a Parquet file."
+        )
+    start = 0
+    line = 1
+    while start < len(content):
+        end = content.find(b"\n", start)
+        end = len(content) if end < 0 else end
+        if end - start > MAX_LINE_BYTES:
+            raise LandingFileError(
+                f"{path.name}: line {line} is {end - start} bytes long, more than the "
+                f"{MAX_LINE_BYTES} bytes allowed for one row. Check the line endings and "
+                "quoting of the file."
+            )
+        start = end + 1
+        line += 1
+    if content and not content.endswith(b"\n"):
+        last = content.count(b"\n") + 1
+        raise LandingFileError(
+            f"{path.name}: the last line (line {last}) does not end with a newline, so the file "
+            "looks cut off (still being written, or an interrupted copy). Land the complete "
+            "file; write it under another name and rename it when done."
+        )
+
+
+def _check_delimiter(frame: pd.DataFrame, path: Path) -> None:
+    if frame.shape[1] != 1:
+        return
+    header = str(frame.columns[0])
+    for delimiter in _OTHER_DELIMITERS:
+        if header.count(delimiter) >= len(LANDING_COLUMNS) // 2:
+            shown = "a tab" if delimiter == "\t" else repr(delimiter)
+            raise LandingFileError(
+                f"{path.name}: the header has one column split by {shown}, not by commas "
+                f"(the delimiter rule). Save the file as comma-separated CSV."
+            )
+
+
+def _check_row_widths(content: bytes, path: Path) -> None:
+    """Every record has as many fields as the header (pandas pads short rows silently)."""
+    import csv
+
+    reader = csv.reader(io.StringIO(content.decode("utf-8"), newline=""))
+    width = None
+    short: list[int] = []
+    for record in reader:
+        if width is None:
+            width = len(record)
+            continue
+        if record and len(record) < width:
+            short.append(reader.line_num)
+    if short:
+        raise LandingFileError(
+            f"{path.name}: {_count_phrase(len(short))} have fewer fields than the header's "
+            f"{width} (the row-width rule; lines {', '.join(map(str, short[:5]))}). Complete "
+            "those rows or land the whole file again."
+        )
+
+
 def _read_raw(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         try:
@@ -108,6 +214,7 @@ def _read_raw(path: Path) -> pd.DataFrame:
             ) from exc
         return frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object})
     content = path.read_bytes()
+    _check_text_shape(content, path)
     try:
         content.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -117,7 +224,7 @@ def _read_raw(path: Path) -> pd.DataFrame:
             "the file as UTF-8 CSV."
         ) from exc
     try:
-        return pd.read_csv(
+        frame = pd.read_csv(
             io.BytesIO(content), dtype=str, keep_default_na=False, na_values=[""],
             encoding="utf-8",
         )
@@ -129,6 +236,9 @@ def _read_raw(path: Path) -> pd.DataFrame:
             f"{path.name}: not a well-formed CSV ({exc}). Check the delimiter (a comma) "
             "and that the last line is complete."
         ) from exc
+    _check_delimiter(frame, path)
+    _check_row_widths(content, path)
+    return frame
 
 
 def _check_columns(frame: pd.DataFrame, path: Path) -> None:
@@ -143,6 +253,8 @@ def _check_columns(frame: pd.DataFrame, path: Path) -> None:
             parts.append(f"missing column(s) {', '.join(missing)}")
         if extra:
             parts.append(f"unexpected column(s) {', '.join(map(str, extra))}")
+        if len(missing) == 1 and len(extra) == 1:
+            parts.append(f"was {missing[0]} renamed to {extra[0]}?")
         raise LandingFileError(
             f"{path.name}: {'; '.join(parts)}. The landing schema's columns are, in order: "
             f"{', '.join(LANDING_COLUMNS)}."

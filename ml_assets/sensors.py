@@ -33,8 +33,9 @@ from ml_assets.landing import LandingFile, LandingFileError, check_partition_day
 RAW_KEY = AssetKey(["raw", "customer_snapshots"])
 DRIFT_KEY = AssetKey(["monitoring", "drift_report"])
 PREDICTIONS_KEY = AssetKey(["scoring", "churn_predictions"])
-# A file modified less than this long ago may still be being written: wait a tick.
-SETTLE_SECONDS = 2.0
+# A file modified less than this long ago may still be being written: wait a tick
+# (the sensor itself reads ML_ASSETS_LANDING_SETTLE_SECONDS, default 5 s).
+SETTLE_SECONDS = 5.0
 RETRAIN_PRIORITY = "10"
 
 
@@ -55,6 +56,12 @@ def plan_landing_runs(
     settle_seconds: float = SETTLE_SECONDS,
 ) -> LandingPlan:
     """Which landing files need an ingest run.
+
+    A file whose modification time is less than ``settle_seconds`` old may still be being
+    written (every write moves the mtime): it gets no run on this tick, and the cursor stays
+    below it so a later tick, once the file has been still long enough, requests it. A
+    writer that stalls longer than that is caught by the loader, which refuses a file whose
+    last line is cut off; the completed file then gets a newer mtime and a new run.
 
     The cursor is the newest modification time already handled. With no cursor (first
     tick), days already ingested are skipped, so turning the sensor on over a backfilled
@@ -177,7 +184,8 @@ def build_landing_sensor(job: JobDefinition | Any, landing_dir: Path | None = No
             set(context.instance.get_materialized_partitions(RAW_KEY)) if cursor is None else set()
         )
         plan = plan_landing_runs(files, cursor, ingested, time.time(),
-                                 settings.partitions_start(), dt.date.today())
+                                 settings.partitions_start(), dt.date.today(),
+                                 settle_seconds=settings.landing_settle_seconds())
         for note in plan.notes:
             context.log.info(note)
         runs = [

@@ -74,6 +74,13 @@ def partitions_start() -> dt.date:
         ) from exc
 
 
+def landing_settle_seconds() -> float:
+    """How long a landing file must stay unmodified before the sensor ingests it
+    (``ML_ASSETS_LANDING_SETTLE_SECONDS``, default 5 s): a file still being written keeps
+    getting a new modification time, so it waits."""
+    return float(os.environ.get("ML_ASSETS_LANDING_SETTLE_SECONDS", "5"))
+
+
 def compute_threads() -> int:
     """OpenMP threads for model fitting and scoring (``ML_ASSETS_THREADS``, default 1).
 

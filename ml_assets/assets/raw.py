@@ -21,8 +21,9 @@ from ml_assets.assets.common import (
     partition_days,
     table_metadata,
 )
-from ml_assets.ingest import load_days
+from ml_assets.ingest import load_days, refusal_record
 from ml_assets.landing import LandingFileError
+from ml_assets.resources import WarehouseResource
 from ml_assets.schemas import CustomerSnapshot
 
 
@@ -48,7 +49,9 @@ class LandingResource(ConfigurableResource):
         "the partition, names the column, rule and row count, and leaves the file untouched."
     ),
 )
-def customer_snapshots(context: AssetExecutionContext, landing: LandingResource) -> pd.DataFrame:
+def customer_snapshots(
+    context: AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource
+) -> pd.DataFrame:
     days = partition_days(context)
     landing_dir = Path(landing.directory)
     try:
@@ -56,11 +59,13 @@ def customer_snapshots(context: AssetExecutionContext, landing: LandingResource)
             landing_dir, days, partitions_start=settings.partitions_start(), log=context.log.info
         )
     except LandingFileError as exc:
+        bad_day = _failing_day(exc, days)
+        _record_refusal(context, warehouse, exc, bad_day)
         # A Failure shows our message itself on the partition in the UI, not a stack trace.
         raise Failure(
             description=str(exc),
-            metadata={"landing_dir": str(landing_dir),
-                      "partition": context.partition_key_range.start},
+            metadata={"landing_dir": str(landing_dir), "partition": bad_day.isoformat(),
+                      "landing_file": getattr(getattr(exc, "path", None), "name", "")},
         ) from exc
     context.add_output_metadata({
         "days": len(days),
@@ -71,3 +76,20 @@ def customer_snapshots(context: AssetExecutionContext, landing: LandingResource)
         "churn_rate": float(snapshots["churned"].astype("Float64").mean()),
     })
     return snapshots
+
+
+def _failing_day(exc: LandingFileError, days: list):
+    from ml_assets.landing import parse_landing_name
+
+    path = getattr(exc, "path", None)
+    parsed = parse_landing_name(path) if path is not None else None
+    return parsed.day if parsed is not None else days[0]
+
+
+def _record_refusal(context: AssetExecutionContext, warehouse: WarehouseResource,
+                    exc: LandingFileError, day) -> None:
+    """Log the refusal in raw.quarantine; a failure to log must not hide the refusal."""
+    try:
+        warehouse.append("raw", "quarantine", refusal_record(exc, day, context.run.run_id))
+    except Exception as log_error:  # the file's own error is what the user needs to see
+        context.log.warning(f"Could not record the refusal in raw.quarantine: {log_error}")
