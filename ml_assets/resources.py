@@ -113,6 +113,12 @@ class MlflowResource(ConfigurableResource):
     def champion(self) -> ModelRef | None:
         return registry.alias_version(self.tracking_uri, settings.CHAMPION_ALIAS)
 
+    def run_status(self, run_id: str) -> str:
+        """MLflow's status of a run: FINISHED once logging completed, RUNNING if cut off."""
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri).get_run(run_id).info.status
+
 
 class ModelRegistryIOManager(ConfigurableIOManager):
     """Model assets live in the MLflow registry; this hands downstream assets a reference.
@@ -138,5 +144,15 @@ class ModelRegistryIOManager(ConfigurableIOManager):
             raise registry.RegistryError(
                 f"No version of {settings.REGISTERED_MODEL_NAME} is registered in "
                 f"{self.mlflow.tracking_uri}; materialize training/churn_model first."
+            )
+        # A version is registered before its run logs the reference profile and ends; a run
+        # killed in between leaves a version that must never be evaluated or promoted.
+        status = self.mlflow.run_status(ref.run_id)
+        if status != "FINISHED":
+            raise registry.RegistryError(
+                f"Version {ref.version} of {settings.REGISTERED_MODEL_NAME} is incomplete: its "
+                f"MLflow run {ref.run_id} is {status} (the training run was interrupted before "
+                "it finished logging). Materialize training/churn_model again; the champion is "
+                "unchanged."
             )
         return ref

@@ -9,6 +9,7 @@ can never shift values into the wrong column.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -20,10 +21,29 @@ import pandas as pd
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
+# Test hook only (crash tests): "<phase>:<schema.table>:<marker file>" makes a write to that
+# table stop at that phase, create the marker file and wait, so a test can kill the process
+# there. Phases: "after_delete" (inside the transaction, old rows deleted, new ones not yet
+# inserted) and "after_commit". Unset in normal use: the check is one dictionary lookup.
+TEST_PAUSE_ENV = "ML_ASSETS_TEST_PAUSE_WRITE"
 
 
 class WarehouseError(RuntimeError):
     """A warehouse operation that cannot go ahead; the message says why and what to do."""
+
+
+def _pause_for_test(phase: str, target: str) -> None:
+    spec = os.environ.get(TEST_PAUSE_ENV)
+    if not spec:
+        return
+    want_phase, want_target, marker = spec.split(":", 2)
+    if (want_phase, want_target) != (phase, target):
+        return
+    Path(marker).write_text(str(os.getpid()))
+    # Wait to be killed; carry on if the test removes the marker (or after two minutes).
+    deadline = time.monotonic() + 120
+    while Path(marker).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def check_identifier(name: str) -> str:
@@ -191,7 +211,9 @@ def replace_rows(
             )
         else:
             con.execute(f"delete from {target}")
+        _pause_for_test("after_delete", target)
         con.execute(f"insert into {target} by name select * from {view}")
+    _pause_for_test("after_commit", target)
     return len(frame)
 
 
