@@ -13,6 +13,8 @@ import json
 import sys
 import time
 
+from ml_assets.settings import REGISTERED_MODEL_NAME
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -20,6 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-uri", required=True)
     parser.add_argument("--rows", required=True, help="Parquet file of landing-schema rows")
     args = parser.parse_args(argv)
+    model_uri = args.model_uri
+    # Only the configured registry's churn model: never a path, a run or another model.
+    if not model_uri.startswith(f"models:/{REGISTERED_MODEL_NAME}/") \
+            and not model_uri.startswith(f"models:/{REGISTERED_MODEL_NAME}@"):
+        print(json.dumps({"ok": False, "error": f"refusing {model_uri!r}: only "
+                          f"models:/{REGISTERED_MODEL_NAME}/<version> or @<alias> from the "
+                          "registry at --tracking-uri may be loaded"}))
+        return 2
     started = time.perf_counter()
     import mlflow.pyfunc
     import numpy as np
@@ -29,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     mlflow.set_registry_uri(args.tracking_uri)
     rows = pd.read_parquet(args.rows)
     try:
-        model = mlflow.pyfunc.load_model(args.model_uri)
+        model = mlflow.pyfunc.load_model(model_uri)
         output = np.asarray(model.predict(rows))
     except Exception as exc:  # the whole point is to report any failure as a verdict
         print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]}))

@@ -119,7 +119,9 @@ def _date_casts(frame: pd.DataFrame) -> str:
     ]
     if not cols:
         return "*"
-    casts = ", ".join(f"cast({check_identifier(c)} as date) as {c}" for c in cols)
+    casts = ", ".join(
+        f"cast({check_identifier(c)} as date) as {check_identifier(c)}" for c in cols
+    )
     return f"* replace ({casts})"
 
 
@@ -133,7 +135,7 @@ def _incoming(
     """
     for col in frame.columns:
         check_identifier(str(col))
-    view = f"incoming_{table}"
+    view = f"incoming_{check_identifier(table)}"
     con.register(view, frame)
     try:
         con.execute("begin transaction")
@@ -174,6 +176,13 @@ def replace_rows(
         The number of rows written.
     """
     target = qualified(schema, table)
+    if partition_column is not None:
+        check_identifier(partition_column)
+        if partition_column not in frame.columns:
+            raise WarehouseError(
+                f"The partition column {partition_column} is not a column of the frame for "
+                f"{target}; set the asset's partition_expr metadata to its day column."
+            )
     if frame.empty and not allow_empty:
         raise WarehouseError(
             f"Refusing to replace {target}"
