@@ -185,17 +185,24 @@ def _check_delimiter(frame: pd.DataFrame, path: Path) -> None:
 
 def _check_row_widths(content: bytes, path: Path) -> None:
     """Every record has as many fields as the header (pandas pads short rows silently)."""
-    import csv
-
-    reader = csv.reader(io.StringIO(content.decode("utf-8"), newline=""))
-    width = None
     short: list[int] = []
-    for record in reader:
-        if width is None:
-            width = len(record)
-            continue
-        if record and len(record) < width:
-            short.append(reader.line_num)
+    if b'"' not in content:
+        # No quoting: fields are the commas plus one, counted in C (about 10x the csv module).
+        lines = content.split(b"\n")
+        width = lines[0].count(b",") + 1
+        short = [i + 1 for i, line in enumerate(lines[1:], start=1)
+                 if line.strip() and line.count(b",") + 1 < width]
+    else:
+        import csv
+
+        reader = csv.reader(io.StringIO(content.decode("utf-8"), newline=""))
+        width = None
+        for record in reader:
+            if width is None:
+                width = len(record)
+                continue
+            if record and len(record) < width:
+                short.append(reader.line_num)
     if short:
         raise LandingFileError(
             f"{path.name}: {_count_phrase(len(short))} have fewer fields than the header's "

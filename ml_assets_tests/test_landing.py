@@ -330,3 +330,32 @@ def test_check_partition_day_defaults_to_real_today():
     with pytest.raises(LandingFileError, match="in the future"):
         landing.check_partition_day(tomorrow, dt.date(2000, 1, 1))
     landing.check_partition_day(dt.date.today(), dt.date(2000, 1, 1))
+
+
+# --------------------------------------------------------------------------- file shape
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_short_row_is_refused_with_or_without_quoting(tmp_path, day_rows, quoted):
+    lines = csv_lines(day_rows, tmp_path)
+    if quoted:  # quoting takes the csv-module path; a quoted comma is not a field separator
+        lines = [",".join(f'"{c}"' for c in line.split(",")) for line in lines]
+        lines[1] = lines[1].replace('"C', '"C,', 1)
+    lines[3] = ",".join(lines[3].split(",")[:10])
+    assert_refused(land_lines(tmp_path, lines), "1 row", "fewer fields than the header's 15",
+                   "lines 4")
+
+
+def test_fully_quoted_file_loads(tmp_path, day_rows):
+    lines = csv_lines(day_rows, tmp_path)
+    quoted = [",".join(f'"{c}"' if c else "" for c in line.split(",")) for line in lines]
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    loaded = load(land_lines(tmp_path, quoted))
+    pd.testing.assert_frame_equal(loaded, load(land_lines(plain, lines)))
+
+
+def test_crlf_line_endings_load(tmp_path, day_rows):
+    lines = csv_lines(day_rows, tmp_path)
+    loaded = load(land_bytes(tmp_path, ("\r\n".join(lines) + "\r\n").encode()))
+    assert len(loaded) == len(day_rows)
