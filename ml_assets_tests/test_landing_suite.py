@@ -418,3 +418,26 @@ def test_file_still_being_written_is_not_requested(tmp_path, monkeypatch):
             instance=instance, cursor=data.cursor, repository_def=defs.get_repository_def()))
         assert again.run_requests == []
     assert os.path.getsize(target) == source.stat().st_size
+
+
+def test_a_bad_day_inside_a_range_run_writes_nothing_for_the_range(baseline, tmp_path):
+    """A backfill range is all or nothing: one bad day keeps every day of it as it was."""
+    folder = tmp_path / "project"
+    shutil.copytree(baseline, folder)
+    (folder / "landing" / CSV).write_bytes(
+        as_csv(set_cells(rows_of(DAY), "monthly_charges", [0], -1.0))[CSV])
+    before = table_digests(folder / "warehouse.duckdb")
+    with instance_for_test() as instance:
+        result = materialize(
+            ALL_ASSETS, selection=DAILY_KEYS[:2], resources=resources(folder), instance=instance,
+            tags={"dagster/asset_partition_range_start": GOOD_DAY.isoformat(),
+                  "dagster/asset_partition_range_end": DAY.isoformat()},
+            raise_on_error=False)
+        assert not result.success
+        message = failure_message(instance, result.run_id)
+        assert CSV in message and "column monthly_charges" in message and "1 row" in message
+        status = instance.get_status_by_partition(
+            DAILY_KEYS[0], [GOOD_DAY.isoformat(), DAY.isoformat()], daily_partitions)
+        assert status[DAY.isoformat()] == AssetPartitionStatus.FAILED
+    after = table_digests(folder / "warehouse.duckdb")
+    assert {k: v for k, v in after.items() if k != "raw.quarantine"} == before
