@@ -64,6 +64,8 @@ def wait_for(marker: Path, proc: subprocess.Popen, timeout: float = 240) -> None
 
 
 def kill_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return  # it ended on its own; wait_for has said why
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
@@ -148,7 +150,10 @@ RETRAIN_CHILD = textwrap.dedent("""
         marker.write_text("paused")
         time.sleep(300)
 
-    if point == "profile_artifact":
+    if point == "register_version":
+        # Artifacts logged, the registry about to record the new version.
+        MlflowClient._create_model_version = pause
+    elif point == "profile_artifact":
         # Called right after log_model registered the new version, for its reference profile.
         mlflow.log_artifact = pause
     elif point == "champion_alias":
@@ -208,6 +213,11 @@ def test_sigkill_during_mlflow_logging_and_promotion_keeps_the_champion(project,
         assert champion is not None and champion.version == first.version
         np.testing.assert_array_equal(champion_scores(rows), reference)
         assert registry.load_profile(uri, champion)["model_version"] == first.version
+
+    # 0. Killed while registering: the model's files are logged, no version recorded.
+    kill_retrain_at("register_version", tmp_path)
+    assert registry.latest_version(uri).version == 1
+    assert_champion_is_first()
 
     # 1. Killed after version 2 was registered, before its reference profile was logged.
     kill_retrain_at("profile_artifact", tmp_path)
