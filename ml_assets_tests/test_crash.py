@@ -37,11 +37,11 @@ RETRAIN = AssetSelection.assets(["training", "training_set"], ["training", "chur
 # Small and quick: no search, few trees; a wide margin so the gate's decision is "promote"
 # (the kill points below are on the promotion path).
 RETRAIN_CONFIG = {"ops": {
-    "training__training_set": {"config": {"window_days": 6}},
+    "training__training_set": {"config": {"window_days": 5}},
     "training__churn_model": {"config": {"max_iter": 30, "search": False}},
     "registry__champion_model": {"config": {"auc_margin": 1.0, "min_auc": 0.5,
                                             "max_brier": 0.5, "min_test_rows": 50,
-                                            "min_test_positives": 5}},
+                                            "min_test_positives": 5, "n_resamples": 100}},
 }}
 
 
@@ -194,18 +194,18 @@ def kill_retrain_at(point: str, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_sigkill_during_mlflow_logging_and_promotion_keeps_the_champion(project, tmp_path):
-    write_days(project / "landing", 7, rows=400)
+    write_days(project / "landing", 6, rows=300)
     instance = DagsterInstance.ephemeral()
     assert materialize(ALL_ASSETS, selection=INGEST, resources=build_resources(),
                        instance=instance, tags={
                            "dagster/asset_partition_range_start": day(0).isoformat(),
-                           "dagster/asset_partition_range_end": day(6).isoformat()}).success
+                           "dagster/asset_partition_range_end": day(5).isoformat()}).success
     assert materialize(ALL_ASSETS, selection=RETRAIN, resources=build_resources(),
                        instance=instance, run_config=RETRAIN_CONFIG).success
     uri = settings.mlflow_tracking_uri()
     first = registry.alias_version(uri)
     assert first is not None and first.version == 1
-    rows = snapshot_rows(day(6).isoformat())
+    rows = snapshot_rows(day(5).isoformat())
     reference = champion_scores(rows)
 
     def assert_champion_is_first() -> None:
