@@ -31,12 +31,15 @@ def load_days(
     """
     frames = []
     for day in days:
-        check_partition_day(day, partitions_start)
-        landing_file = find_landing_file(landing_dir, day)
+        landing_file = None
         try:
+            check_partition_day(day, partitions_start)
+            landing_file = find_landing_file(landing_dir, day)
             rows = load_landing_file(landing_file)
         except LandingFileError as exc:
-            exc.path = landing_file.path
+            # Which day and file failed, for the quarantine record and the run's metadata.
+            exc.day = day
+            exc.path = landing_file.path if landing_file is not None else None
             raise
         rows["source_file"] = landing_file.path.name
         frames.append(rows)

@@ -441,3 +441,6 @@ def test_a_bad_day_inside_a_range_run_writes_nothing_for_the_range(baseline, tmp
         assert status[DAY.isoformat()] == AssetPartitionStatus.FAILED
     after = table_digests(folder / "warehouse.duckdb")
     assert {k: v for k, v in after.items() if k != "raw.quarantine"} == before
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as con:
+        logged = con.execute("select partition_date, source_file from raw.quarantine").fetchall()
+    assert logged == [(DAY, CSV)]  # the bad day, not the first

@@ -79,11 +79,7 @@ def customer_snapshots(
 
 
 def _failing_day(exc: LandingFileError, days: list):
-    from ml_assets.landing import parse_landing_name
-
-    path = getattr(exc, "path", None)
-    parsed = parse_landing_name(path) if path is not None else None
-    return parsed.day if parsed is not None else days[0]
+    return getattr(exc, "day", None) or days[0]
 
 
 def _record_refusal(context: AssetExecutionContext, warehouse: WarehouseResource,
