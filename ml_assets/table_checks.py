@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
@@ -73,7 +74,9 @@ def rows_per_day(con: duckdb.DuckDBPyConnection, schema: str, table: str,
         f"select cast(snapshot_date as date) as day, count(*) as n "
         f"from {warehouse.qualified(schema, table)}{where} group by 1 order by 1", params
     ).df()
-    return frame.set_index("day")["n"] if not frame.empty else pd.Series(dtype="int64")
+    if frame.empty:
+        return pd.Series(dtype="int64")
+    return pd.Series(frame["n"].to_numpy(), index=[pd.Timestamp(d).date() for d in frame["day"]])
 
 
 def every_day_has_unique_customers(con: duckdb.DuckDBPyConnection, schema: str, table: str,
@@ -125,20 +128,29 @@ def splits_are_usable(con: duckdb.DuckDBPyConnection, min_test_rows: int = 200) 
     return passed, {**facts, "min_test_rows": min_test_rows}
 
 
-def intervals_contain_estimates(con: duckdb.DuckDBPyConnection) -> Result:
-    """Every metric row of the report has its value inside its bootstrap interval."""
+def metrics_complete(con: duckdb.DuckDBPyConnection) -> Result:
+    """Every segment of each model has the same metrics, intervals are ordered (low <= high),
+    and the challenger's overall metrics are all finite.
+
+    (Not "the estimate lies inside its interval": for a biased statistic such as the
+    expected calibration error the bootstrap percentiles can sit above the estimate.)
+    """
     frame = con.execute(
         "select role, segment_column, segment_value, metric, value, ci_low, ci_high "
         "from evaluation.evaluation_report"
     ).df()
-    finite = frame.dropna(subset=["value", "ci_low", "ci_high"])
-    # A tolerance: the point estimate and the percentile ends come from different samples.
-    bad = finite[(finite["value"] < finite["ci_low"] - 1e-9)
-                 | (finite["value"] > finite["ci_high"] + 1e-9)]
+    metrics = set(frame["metric"])
+    per_segment = frame.groupby(["role", "segment_column", "segment_value"])["metric"].apply(set)
+    incomplete = [" / ".join(map(str, k)) for k, v in per_segment.items() if v != metrics]
+    bounds = frame.dropna(subset=["ci_low", "ci_high"])
+    reversed_rows = int((bounds["ci_low"] > bounds["ci_high"]).sum())
     overall = frame[(frame["role"] == "challenger") & (frame["segment_column"] == "overall")]
-    return bad.empty and not overall.empty, {
-        "metric_rows": len(frame), "rows_outside_interval": len(bad),
-        "challenger_overall_metrics": sorted(overall["metric"]),
+    not_finite = sorted(overall.loc[~np.isfinite(overall["value"].astype(float)), "metric"])
+    passed = not overall.empty and not incomplete and not reversed_rows and not not_finite
+    return passed, {
+        "metric_rows": len(frame), "metrics": sorted(metrics),
+        "segments_missing_metrics": incomplete[:20], "reversed_intervals": reversed_rows,
+        "challenger_overall_not_finite": not_finite,
     }
 
 
@@ -149,7 +161,8 @@ def drifted_features_by_day(con: duckdb.DuckDBPyConnection, days: DayRange | Non
         f"select cast(snapshot_date as date) as day, feature from monitoring.drift_report"
         f"{where}{' and' if where else ' where'} drifted order by 1, 2", params
     ).df()
-    by_day = {str(d): sorted(g["feature"]) for d, g in frame.groupby("day")}
+    by_day = {str(pd.Timestamp(d).date()): sorted(g["feature"])
+              for d, g in frame.groupby("day")}
     return not by_day, {"drifted_days": len(by_day),
                         "drifted_features_by_day": by_day}
 

@@ -126,11 +126,11 @@ def splits_are_usable(warehouse: WarehouseResource) -> AssetCheckResult:
                             metadata=_metadata(facts))
 
 
-@asset_check(asset=EVALUATION, description="Every metric lies inside its bootstrap interval "
-             "and the challenger's overall metrics are present.")
-def intervals_contain_estimates(warehouse: WarehouseResource) -> AssetCheckResult:
+@asset_check(asset=EVALUATION, description="Every segment of each model carries every metric, "
+             "each interval is ordered, and the challenger's overall metrics are finite.")
+def metrics_complete(warehouse: WarehouseResource) -> AssetCheckResult:
     with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
-        passed, facts = table_checks.intervals_contain_estimates(con)
+        passed, facts = table_checks.metrics_complete(con)
     return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
                             metadata=_metadata(facts))
 
@@ -182,7 +182,7 @@ ALL_CHECKS = [
     rows_for_every_day,
     one_row_per_snapshot,
     splits_are_usable,
-    intervals_contain_estimates,
+    metrics_complete,
     every_customer_scored,
     lineage_recorded,
     no_feature_drift,
