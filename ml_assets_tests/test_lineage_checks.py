@@ -128,3 +128,25 @@ def test_run_days_from_partition_tags():
                      "dagster/asset_partition_range_end": "2025-01-31"}) == (
         dt.date(2025, 1, 1), dt.date(2025, 1, 31))
     assert run_days({}) is None
+
+
+def test_checks_of_a_skipped_asset_do_not_fail_the_run(project):
+    # Before any champion exists, predictions and the drift report are skipped; their checks
+    # must not turn the ingest run into a failure.
+    from dagster import DagsterInstance, materialize
+
+    from ml_assets.assets.checks import ALL_CHECKS
+    from ml_assets.definitions import ALL_ASSETS, build_resources
+    from ml_assets_tests.conftest import write_days
+    from ml_assets_tests.small_lifecycle import DAILY
+
+    write_days(project / "landing", 1, rows=150)
+    result = materialize([*ALL_ASSETS, *ALL_CHECKS], selection=DAILY,
+                         resources=build_resources(), instance=DagsterInstance.ephemeral(),
+                         partition_key=day(0).isoformat())
+    assert result.success
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e.passed
+                   for e in result.get_asset_check_evaluations()}
+    assert evaluations[("raw/customer_snapshots", "rows_for_every_day")] is True
+    assert evaluations[("features/customer_features", "one_row_per_snapshot")] is True
+    assert not any(key.startswith("scoring/") for key, _ in evaluations)

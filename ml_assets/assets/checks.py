@@ -60,6 +60,14 @@ def _days_to_check(context: AssetCheckExecutionContext, con, key: list[str]):
     return days
 
 
+def _missing(con, key: list[str]) -> AssetCheckResult | None:
+    """A failed result saying so when the table is not there yet (check launched alone)."""
+    if wh.table_exists(con, *key):
+        return None
+    return AssetCheckResult(passed=False, metadata={
+        "error": f"{'.'.join(key)} does not exist yet; materialize {'/'.join(key)} first."})
+
+
 def _metadata(facts: dict[str, Any], days=None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in facts.items():
@@ -87,6 +95,8 @@ def _schema_check(key: list[str], model: type[pa.DataFrameModel],
     def schema_matches(context: AssetCheckExecutionContext,
                        warehouse: WarehouseResource) -> AssetCheckResult:
         with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+            if (missing := _missing(con, key)) is not None:
+                return missing
             days = _days_to_check(context, con, key) if daily else None
             passed, facts = table_checks.schema_matches(con, *key, model, days)
         return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR,
@@ -100,6 +110,8 @@ def _schema_check(key: list[str], model: type[pa.DataFrameModel],
 def rows_for_every_day(context: AssetCheckExecutionContext,
                        warehouse: WarehouseResource) -> AssetCheckResult:
     with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, RAW)) is not None:
+            return missing
         days = _days_to_check(context, con, RAW)
         if days is None:
             return AssetCheckResult(passed=False, metadata={"error": "no rows stored"})
@@ -112,6 +124,8 @@ def rows_for_every_day(context: AssetCheckExecutionContext,
 def one_row_per_snapshot(context: AssetCheckExecutionContext,
                          warehouse: WarehouseResource) -> AssetCheckResult:
     with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, FEATURES)) is not None:
+            return missing
         days = _days_to_check(context, con, FEATURES)
         passed, facts = table_checks.same_rows_per_day(con, tuple(FEATURES), tuple(RAW), days)
     return AssetCheckResult(passed=passed, metadata=_metadata(facts, days))
@@ -121,6 +135,8 @@ def one_row_per_snapshot(context: AssetCheckExecutionContext,
              "non-churners, and the test split has enough rows (200) for the gate to decide.")
 def splits_are_usable(warehouse: WarehouseResource) -> AssetCheckResult:
     with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, TRAINING_SET)) is not None:
+            return missing
         passed, facts = table_checks.splits_are_usable(con)
     return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
                             metadata=_metadata(facts))
@@ -130,6 +146,8 @@ def splits_are_usable(warehouse: WarehouseResource) -> AssetCheckResult:
              "each interval is ordered, and the challenger's overall metrics are finite.")
 def metrics_complete(warehouse: WarehouseResource) -> AssetCheckResult:
     with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, EVALUATION)) is not None:
+            return missing
         passed, facts = table_checks.metrics_complete(con)
     return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
                             metadata=_metadata(facts))
@@ -140,6 +158,8 @@ def metrics_complete(warehouse: WarehouseResource) -> AssetCheckResult:
 def every_customer_scored(context: AssetCheckExecutionContext,
                           warehouse: WarehouseResource) -> AssetCheckResult:
     with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, PREDICTIONS)) is not None:
+            return missing
         days = _days_to_check(context, con, PREDICTIONS)
         passed, facts = table_checks.same_rows_per_day(con, tuple(PREDICTIONS), tuple(FEATURES),
                                                        days)
@@ -153,6 +173,8 @@ def every_customer_scored(context: AssetCheckExecutionContext,
 def lineage_recorded(context: AssetCheckExecutionContext,
                      warehouse: WarehouseResource) -> AssetCheckResult:
     with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, PREDICTIONS)) is not None:
+            return missing
         # The view joins two tables; the first scored day is the first moment both exist.
         view = lineage.ensure_prediction_view(con)
         days = _days_to_check(context, con, PREDICTIONS)
@@ -166,6 +188,8 @@ def lineage_recorded(context: AssetCheckExecutionContext,
 def no_feature_drift(context: AssetCheckExecutionContext,
                      warehouse: WarehouseResource) -> AssetCheckResult:
     with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, DRIFT)) is not None:
+            return missing
         days = _days_to_check(context, con, DRIFT)
         passed, facts = table_checks.drifted_features_by_day(con, days)
     return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,

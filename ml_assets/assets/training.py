@@ -2,12 +2,14 @@
 
 import hashlib
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
+    BetaWarning,
     Config,
     DataVersion,
     MetadataValue,
@@ -109,11 +111,18 @@ def training_set(
     result = TrainingSet.validate(
         build_training_set(features, config.window_days, config.test_fraction)
     )
-    days = result["snapshot_date"]
     version = data_version(result)
     # The content hash is also Dagster's data version: the UI shows it, and the model's
     # materialization records which training-set version it was fitted on.
-    return Output(result, data_version=DataVersion(version), metadata={
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)  # data_version= is marked beta
+        return Output(result, data_version=DataVersion(version), metadata=_training_set_metadata(
+            result, version))
+
+
+def _training_set_metadata(result: pd.DataFrame, version: str) -> dict:
+    days = result["snapshot_date"]
+    return {
         "window_start": str(days.min().date()),
         "window_end": str(days.max().date()),
         "days": int(days.nunique()),
@@ -123,7 +132,7 @@ def training_set(
         "churn_rate": float(result["churned"].mean()),
         "data_version": version,
         **materialization_schema(TrainingSet),
-    })
+    }
 
 
 @asset(
