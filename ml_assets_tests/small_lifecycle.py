@@ -10,11 +10,14 @@ DAGSTER_HOME that a webserver then reads).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from dagster import AssetSelection, DagsterInstance, build_sensor_context, materialize
 
+from ml_assets import settings
 from ml_assets.assets.checks import ALL_CHECKS
 from ml_assets.definitions import ALL_ASSETS, build_resources, defs
 from ml_assets.jobs import retrain_job
@@ -44,6 +47,9 @@ class Lifecycle:
     data: Path
     drift_run_tags: dict[str, str]
     drift_retrain_run_id: str
+    root: Path | None = None
+    home: Path | None = None
+    env: dict[str, str] | None = None
 
 
 def _run(selection, instance, partition_key=None, days=None, tags=None):
@@ -80,3 +86,32 @@ def run_small_lifecycle(data: Path, instance: DagsterInstance) -> Lifecycle:
     for i in range(DRIFT_DAY + 1, DAYS):
         _run(DAILY, instance, partition_key=day(i).isoformat())
     return Lifecycle(data=data, drift_run_tags=tags, drift_retrain_run_id=retrain.run_id)
+
+
+@pytest.fixture(scope="session")
+def served_lifecycle(tmp_path_factory, mlflow_template) -> Lifecycle:
+    """The lifecycle once per session, in its own data folder and DAGSTER_HOME (the instance a
+    webserver can then serve); ``env`` points the project at both. Tests only read it."""
+    root = tmp_path_factory.mktemp("lifecycle")
+    data, home = root / "data", root / "dagster_home"
+    (data / "mlflow").mkdir(parents=True)
+    home.mkdir()
+    shutil.copyfile(mlflow_template, data / "mlflow" / "mlflow.db")
+    shutil.copyfile(settings.PROJECT_ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        "DAGSTER_HOME": str(home),
+        "ML_ASSETS_DATA_DIR": str(data),
+        "ML_ASSETS_DUCKDB_PATH": str(data / "warehouse.duckdb"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{data / 'mlflow' / 'mlflow.db'}",
+        "ML_ASSETS_MLFLOW_ARTIFACTS": str(data / "mlflow" / "artifacts"),
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        instance = DagsterInstance.get()
+        try:
+            life = run_small_lifecycle(data, instance)
+        finally:
+            instance.dispose()
+    life.root, life.home, life.env = root, home, env
+    return life

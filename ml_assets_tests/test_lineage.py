@@ -21,7 +21,7 @@ from ml_assets.features import build_customer_features
 from ml_assets.lineage import LineageError, format_chain, prediction_lineage
 from ml_assets.schemas import LANDING_COLUMNS
 from ml_assets_tests.conftest import START, day
-from ml_assets_tests.small_lifecycle import DRIFT_DAY, run_small_lifecycle
+from ml_assets_tests.small_lifecycle import DRIFT_DAY, served_lifecycle  # noqa: F401
 
 BIN = Path(sys.executable).parent
 
@@ -37,9 +37,12 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture()
-def lifecycle(project):
-    instance = DagsterInstance.ephemeral()
-    return run_small_lifecycle(project, instance), instance
+def lifecycle(served_lifecycle, monkeypatch):  # noqa: F811
+    for name, value in served_lifecycle.env.items():
+        monkeypatch.setenv(name, value)
+    instance = DagsterInstance.get()
+    yield served_lifecycle, instance
+    instance.dispose()
 
 
 def test_prediction_lineage_matches_its_sources(lifecycle):

@@ -26,7 +26,7 @@ import duckdb
 import pytest
 
 from ml_assets import settings
-from ml_assets_tests.small_lifecycle import run_small_lifecycle
+from ml_assets_tests.small_lifecycle import served_lifecycle  # noqa: F401
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -78,32 +78,10 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def ui_project(tmp_path_factory, mlflow_template) -> Iterator[dict]:
-    """A lifecycle in a temporary data folder and DAGSTER_HOME; the environment to serve it."""
-    from dagster import DagsterInstance
-
-    root = tmp_path_factory.mktemp("ui")
-    data, home = root / "data", root / "dagster_home"
-    (data / "mlflow").mkdir(parents=True)
-    home.mkdir()
-    shutil.copyfile(mlflow_template, data / "mlflow" / "mlflow.db")
-    shutil.copyfile(settings.PROJECT_ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
-    env = {
-        "DAGSTER_HOME": str(home),
-        "ML_ASSETS_DATA_DIR": str(data),
-        "ML_ASSETS_DUCKDB_PATH": str(data / "warehouse.duckdb"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{data / 'mlflow' / 'mlflow.db'}",
-        "ML_ASSETS_MLFLOW_ARTIFACTS": str(data / "mlflow" / "artifacts"),
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        instance = DagsterInstance.get()
-        try:
-            run_small_lifecycle(data, instance)
-        finally:
-            instance.dispose()
-    yield {"root": root, "data": data, "home": home, "env": env}
+def ui_project(served_lifecycle) -> dict:  # noqa: F811
+    """The session's small lifecycle: its folders and the environment to serve it."""
+    life = served_lifecycle
+    return {"root": life.root, "data": life.data, "home": life.home, "env": life.env}
 
 
 @pytest.fixture(scope="module")
