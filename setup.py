@@ -23,6 +23,9 @@ DEV_REQUIRES = [
     "pytest>=8,<10",
     "pytest-timeout>=2.3,<3",
     "ruff==0.17.5",
+    # Browser tests (test_ui.py) drive Debian's chromium (apt-get; .ci/run installs it), never
+    # Playwright's downloaded browsers.
+    "playwright>=1.50,<2",
 ]
 
 # Optional: the drift tool we compare against in bench/ (`make bench` installs it). It resolves

@@ -1,4 +1,5 @@
-"""The `ml-assets` command: `generate` landing data, run the `demo` lifecycle."""
+"""The `ml-assets` command: `generate` landing data, run the `demo` lifecycle, trace a
+prediction's `lineage`, `rollback` the champion."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ COMMANDS = {
     "generate": "write synthetic daily landing files and their ground truth",
     "demo": "run the whole lifecycle on the landing folder with the Dagster daemon",
     "rollback": "make the previous champion the champion again (logged in registry.promotion_log)",
+    "lineage": "where one prediction came from: model, MLflow run, training data, code, "
+               "evaluation, gate and drift event",
 }
 
 
@@ -25,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         return cli_main(rest)
     if command == "rollback":
         return _rollback(rest)
+    if command == "lineage":
+        return _lineage(rest)
     from ml_assets.demo import main as demo_main
 
     return demo_main(rest)
@@ -47,6 +52,46 @@ def _rollback(argv: list[str]) -> int:
     print(f"champion is now version {new} (was {old}); version {old} keeps the alias "
           "previous_champion, so rolling back again undoes this.")
     return 0
+
+
+def _lineage(argv: list[str]) -> int:
+    import argparse
+
+    from ml_assets import settings
+    from ml_assets.lineage import LineageError, format_chain, prediction_lineage
+
+    parser = argparse.ArgumentParser(prog="ml-assets lineage", description=COMMANDS["lineage"])
+    parser.add_argument("--customer", required=True, help="customer_id of the prediction")
+    parser.add_argument("--date", required=True, type=_iso_date,
+                        help="snapshot day of the prediction, YYYY-MM-DD")
+    parser.add_argument("--json", action="store_true", help="print the chain as JSON")
+    parser.add_argument("--warehouse", default=None,
+                        help="DuckDB file (default: ML_ASSETS_DUCKDB_PATH, else "
+                        "data/warehouse.duckdb)")
+    args = parser.parse_args(argv)
+    database = args.warehouse or settings.duckdb_path()
+    try:
+        record = prediction_lineage(database, args.customer, args.date)
+    except LineageError as exc:
+        print(f"ml-assets lineage: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        import json
+
+        print(json.dumps(record, default=str, indent=2))
+    else:
+        print(format_chain(record))
+    return 0
+
+
+def _iso_date(text: str):
+    import argparse
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from exc
 
 
 if __name__ == "__main__":

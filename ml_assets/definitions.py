@@ -6,6 +6,7 @@ from dagster import Definitions, in_process_executor
 
 from ml_assets import settings
 from ml_assets.assets import evaluation, features, monitoring, raw, registry, scoring, training
+from ml_assets.assets.checks import ALL_CHECKS
 from ml_assets.assets.raw import LandingResource
 from ml_assets.jobs import ingest_job, retrain_job, weekly_retrain_schedule
 from ml_assets.resources import (
@@ -46,6 +47,7 @@ ALL_ASSETS = [
 
 defs = Definitions(
     assets=ALL_ASSETS,
+    asset_checks=ALL_CHECKS,
     jobs=[ingest_job, retrain_job],
     schedules=[weekly_retrain_schedule],
     sensors=[build_landing_sensor(ingest_job), build_drift_sensor(retrain_job)],

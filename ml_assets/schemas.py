@@ -208,3 +208,46 @@ class PromotionLog(pa.DataFrameModel):
         ordered = True
         coerce = True
         name = "promotion_log"
+
+
+class ModelLineage(pa.DataFrameModel):
+    """``lineage.model_lineage``: where one model version came from, one row per version.
+
+    Written by the promotion gate; joined to every prediction in the view
+    ``lineage.prediction_lineage`` (see :mod:`ml_assets.lineage`).
+    """
+
+    model_version: Series[int] = pa.Field(ge=1)
+    mlflow_run_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    mlflow_experiment_id: Series[str] = pa.Field()
+    model_uri: Series[str] = pa.Field()
+    trained_at: Series[pa.DateTime] = pa.Field(nullable=True)
+    training_dagster_run_id: Series[str] = pa.Field(nullable=True)
+    training_set_version: Series[str] = pa.Field(nullable=True)
+    window_start: Series[pa.DateTime] = pa.Field(nullable=True)
+    window_end: Series[pa.DateTime] = pa.Field(nullable=True)
+    training_days: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    training_day_list: Series[str] = pa.Field(nullable=True)
+    train_rows: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    code_version: Series[str] = pa.Field(nullable=True)
+    evaluation_dagster_run_id: Series[str] = pa.Field(nullable=True)
+    test_rows: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    test_auc: Series[float] = pa.Field(nullable=True)
+    test_brier: Series[float] = pa.Field(nullable=True)
+    evaluation_metrics: Series[str] = pa.Field()
+    evaluation_artifacts: Series[str] = pa.Field()
+    gate_decision: Series[str] = pa.Field(isin=["promoted", "refused"])
+    gate_reasons: Series[str] = pa.Field()
+    gate_dagster_run_id: Series[str] = pa.Field(nullable=True)
+    decided_at: Series[pa.DateTime] = pa.Field()
+    trigger: Series[str] = pa.Field()
+    drift_partition: Series[str] = pa.Field(nullable=True)
+    drifted_features: Series[str] = pa.Field(nullable=True)
+    drift_event_storage_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
+        name = "model_lineage"
+        unique = ["model_version"]

@@ -105,3 +105,9 @@ def retrain_policy():
 def sensor_interval_seconds() -> int:
     """How often the sensors tick (``ML_ASSETS_SENSOR_INTERVAL``, default 30 s)."""
     return int(os.environ.get("ML_ASSETS_SENSOR_INTERVAL", "30"))
+
+
+def mlflow_ui_url() -> str:
+    """Base address of the MLflow UI for links in the Dagster UI (``ML_ASSETS_MLFLOW_UI_URL``,
+    default ``http://127.0.0.1:5000``, where ``make mlflow-ui`` serves it)."""
+    return os.environ.get("ML_ASSETS_MLFLOW_UI_URL", "http://127.0.0.1:5000").rstrip("/")

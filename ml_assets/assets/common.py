@@ -50,6 +50,12 @@ def table_metadata(model: type[pa.DataFrameModel], **extra: Any) -> dict[str, An
     return {"dagster/column_schema": column_schema(model), **extra}
 
 
+def materialization_schema(model: type[pa.DataFrameModel]) -> dict[str, Any]:
+    """The column schema again on each materialization, so the UI can show (and schema-change
+    checks can compare) the schema each write had."""
+    return {"dagster/column_schema": column_schema(model)}
+
+
 def dagster_type(model: type[pa.DataFrameModel]):
     """Dagster type that validates a frame with pandera before the IO manager writes it."""
     return pandera_schema_to_dagster_type(model)

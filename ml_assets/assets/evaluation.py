@@ -6,8 +6,14 @@ import json
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, asset
 
-from ml_assets import plots, registry
-from ml_assets.assets.common import CODE_VERSION, OWNERS, dagster_type, table_metadata
+from ml_assets import lineage, plots, registry
+from ml_assets.assets.common import (
+    CODE_VERSION,
+    OWNERS,
+    dagster_type,
+    materialization_schema,
+    table_metadata,
+)
 from ml_assets.evaluation import headline, metrics_table
 from ml_assets.modelling import predict_from_features
 from ml_assets.registry import ModelRef
@@ -93,6 +99,10 @@ def evaluation_report(
             f"**{name}**\n\n![{name}](data:image/png;base64,"
             f"{base64.b64encode(png).decode()})" for name, png in images.items())),
         "mlflow_run_id": churn_model.run_id,
+        "mlflow_run": MetadataValue.url(
+            lineage.mlflow_run_link(mlflow.tracking_uri, churn_model.run_id)),
+        "mlflow_plots": f"runs:/{churn_model.run_id}/evaluation",
+        **materialization_schema(EvaluationReport),
     })
     return report
 

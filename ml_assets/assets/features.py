@@ -1,17 +1,59 @@
 """features/customer_features: model inputs from the one feature function."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    BackfillPolicy,
+    TableColumnDep,
+    TableColumnLineage,
+    asset,
+)
 
 from ml_assets.assets.common import (
     CODE_VERSION,
     OWNERS,
     dagster_type,
     daily_partitions,
+    materialization_schema,
     table_metadata,
 )
 from ml_assets.features import build_customer_features
 from ml_assets.schemas import CustomerFeatures
+
+RAW_KEY = AssetKey(["raw", "customer_snapshots"])
+
+# Which landing columns each feature column is computed from in build_customer_features
+# (a test perturbs each landing column and checks that exactly these features move).
+FEATURE_SOURCES: dict[str, list[str]] = {
+    "customer_id": ["customer_id"],
+    "snapshot_date": ["snapshot_date"],
+    "plan": ["plan"],
+    "contract": ["contract"],
+    "payment_method": ["payment_method"],
+    "region": ["region"],
+    "tenure_days": ["snapshot_date", "signup_date"],
+    "monthly_charges": ["monthly_charges"],
+    "total_charges": ["total_charges"],
+    "charges_per_tenure_month": ["total_charges", "snapshot_date", "signup_date"],
+    "support_calls_30d": ["support_calls_30d"],
+    "logins_30d": ["logins_30d"],
+    "avg_session_minutes": ["avg_session_minutes"],
+    "engagement_minutes_30d": ["logins_30d", "avg_session_minutes"],
+    "days_since_last_login": ["days_since_last_login"],
+    "auto_renew": ["auto_renew"],
+    "is_new_customer": ["snapshot_date", "signup_date"],
+    "churned": ["churned"],
+}
+
+
+def column_lineage() -> TableColumnLineage:
+    """``dagster/column_lineage``: each feature column with the raw columns it comes from."""
+    return TableColumnLineage(deps_by_column={
+        feature: [TableColumnDep(asset_key=RAW_KEY, column_name=c) for c in sources]
+        for feature, sources in FEATURE_SOURCES.items()
+    })
 
 
 @asset(
@@ -21,7 +63,8 @@ from ml_assets.schemas import CustomerFeatures
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     dagster_type=dagster_type(CustomerFeatures),
-    metadata=table_metadata(CustomerFeatures, partition_expr="snapshot_date"),
+    metadata=table_metadata(CustomerFeatures, partition_expr="snapshot_date",
+                            **{"dagster/column_lineage": column_lineage()}),
     kinds={"duckdb", "pandas"},
     owners=OWNERS,
     code_version=CODE_VERSION,
@@ -38,5 +81,7 @@ def customer_features(
     context.add_output_metadata({
         "labelled_rows": int(features["churned"].notna().sum()),
         "new_customer_share": float(features["is_new_customer"].mean()),
+        "dagster/column_lineage": column_lineage(),
+        **materialization_schema(CustomerFeatures),
     })
     return features

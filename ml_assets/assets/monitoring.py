@@ -21,6 +21,7 @@ from ml_assets.assets.common import (
     OWNERS,
     dagster_type,
     daily_partitions,
+    materialization_schema,
     table_metadata,
 )
 from ml_assets.drift import DriftRules, compute_drift, prepare_profile
@@ -142,5 +143,6 @@ def drift_report(
                 top[["snapshot_date", "feature", "effect_size", "p_value_adjusted", "psi",
                      "drifted", "reason"]].to_markdown(index=False)
             ),
+            **materialization_schema(DriftReport),
         },
     )

@@ -18,6 +18,7 @@ from ml_assets.assets.common import (
     OWNERS,
     dagster_type,
     daily_partitions,
+    materialization_schema,
     partition_days,
     table_metadata,
 )
@@ -74,6 +75,7 @@ def customer_snapshots(
         ),
         "landing_dir": str(landing_dir),
         "churn_rate": float(snapshots["churned"].astype("Float64").mean()),
+        **materialization_schema(CustomerSnapshot),
     })
     return snapshots
 

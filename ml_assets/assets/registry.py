@@ -1,10 +1,10 @@
 """registry/champion_model: the promotion gate and the MLflow alias `champion`."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, AssetKey, Config, MetadataValue, asset
 from pydantic import Field
 
-from ml_assets import promotion, registry
+from ml_assets import lineage, promotion, registry
 from ml_assets.assets.common import CODE_VERSION, OWNERS
 from ml_assets.evaluation import headline, segment_frame
 from ml_assets.features import SERVING_COLUMNS, features_to_landing_rows
@@ -121,13 +121,27 @@ def champion_model(
     if context.run.tags.get("ml_assets/trigger") == "drift":
         promotion.append_retrain_log(warehouse.database, context.run.tags, context.run.run_id,
                                      decision, current.version if current else None)
+    # The whole chain behind this model version, for `ml-assets lineage` and the view
+    # lineage.prediction_lineage.
+    evaluation_event = context.instance.get_latest_materialization_event(
+        AssetKey(["evaluation", "evaluation_report"]))
+    lineage.record_model_lineage(warehouse.database, lineage.build_model_lineage(
+        mlflow.tracking_uri, challenger.version, evaluation_report, decision.promote,
+        decision.reasons, context.run.run_id,
+        evaluation_event.run_id if evaluation_event else None))
     metadata = {
+        "decision": MetadataValue.md(
+            f"**{'Promoted' if decision.promote else 'Refused'}**: challenger version "
+            f"{challenger.version}; champion is now version "
+            f"{current.version if current else 'none'}"),
         "promoted": decision.promote,
         "challenger_version": challenger.version,
         "champion_version": current.version if current else 0,
         "previous_champion_version": champion.version if champion else 0,
         "reasons": MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
         "smoke_test": smoke,
+        "challenger_mlflow_run": MetadataValue.url(
+            lineage.mlflow_run_link(mlflow.tracking_uri, challenger.run_id)),
     }
     if comparison is not None:
         metadata.update(auc_difference=comparison.difference,

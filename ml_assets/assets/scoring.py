@@ -4,14 +4,22 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, Output, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    BackfillPolicy,
+    MetadataValue,
+    Output,
+    asset,
+)
 
-from ml_assets import registry
+from ml_assets import lineage, registry
 from ml_assets.assets.common import (
     CODE_VERSION,
     OWNERS,
     dagster_type,
     daily_partitions,
+    materialization_schema,
     table_metadata,
 )
 from ml_assets.performance import PerformanceRules, performance_drift
@@ -74,6 +82,8 @@ def churn_predictions(
         metadata={
             "model_version": champion_model.version,
             "mlflow_run_id": champion_model.run_id,
+            "mlflow_run": MetadataValue.url(
+                lineage.mlflow_run_link(mlflow.tracking_uri, champion_model.run_id)),
             "mean_probability": float(predictions["churn_probability"].mean()),
             "predicted_churn_rate": float(predictions["predicted_churn"].mean()),
             "performance_drift": bool(performance["drifted"]),
@@ -82,5 +92,6 @@ def churn_predictions(
                ("realised_auc", "baseline_auc", "auc_ci_low", "auc_ci_high")
                if performance[k] == performance[k]},
             "labelled_rows": performance["labelled_rows"],
+            **materialization_schema(ChurnPredictions),
         },
     )

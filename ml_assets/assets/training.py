@@ -2,13 +2,30 @@
 
 import hashlib
 import json
+import warnings
 
+import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    BetaWarning,
+    Config,
+    DataVersion,
+    MetadataValue,
+    Output,
+    asset,
+)
 from pydantic import Field
 
-from ml_assets import registry
-from ml_assets.assets.common import CODE_VERSION, OWNERS, dagster_type, table_metadata
+from ml_assets import lineage, registry
+from ml_assets.assets.common import (
+    CODE_VERSION,
+    OWNERS,
+    dagster_type,
+    materialization_schema,
+    table_metadata,
+)
 from ml_assets.drift import build_reference_profile
 from ml_assets.features import MODEL_FEATURES, SERVING_COLUMNS, features_to_landing_rows
 from ml_assets.modelling import ModelParams, build_training_set, search_space, train_churn_model
@@ -40,8 +57,25 @@ class ModelConfig(Config):
 
 
 def data_version(frame: pd.DataFrame) -> str:
-    """A short content hash of a frame (stable across runs for equal data)."""
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    """A short content hash of a frame, the same for equal data however it was read.
+
+    Rows are sorted by customer and day and columns brought to one representation (datetimes
+    as nanoseconds, numbers as float64, the rest as text), so the frame written by
+    training_set and the one read back from DuckDB (other datetime unit, nullable ints, any
+    row order) hash alike, and anyone can recompute it from the stored table.
+    """
+    keys = [c for c in ("snapshot_date", "customer_id") if c in frame.columns]
+    rows = frame.sort_values(keys, kind="stable") if keys else frame
+    canonical = {}
+    for name in rows.columns:
+        column = rows[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            canonical[name] = column.astype("datetime64[ns]").astype("int64").to_numpy()
+        elif pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            canonical[name] = column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        else:
+            canonical[name] = column.astype(str).to_numpy()
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(canonical), index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
 
 
@@ -62,7 +96,7 @@ def data_version(frame: pd.DataFrame) -> str:
 )
 def training_set(
     context: AssetExecutionContext, config: TrainingSetConfig, warehouse: WarehouseResource
-) -> pd.DataFrame:
+) -> Output[pd.DataFrame]:
     # Only the window's days are read, not the whole features table.
     features = warehouse.query(
         """
@@ -77,17 +111,28 @@ def training_set(
     result = TrainingSet.validate(
         build_training_set(features, config.window_days, config.test_fraction)
     )
+    version = data_version(result)
+    # The content hash is also Dagster's data version: the UI shows it, and the model's
+    # materialization records which training-set version it was fitted on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)  # data_version= is marked beta
+        return Output(result, data_version=DataVersion(version), metadata=_training_set_metadata(
+            result, version))
+
+
+def _training_set_metadata(result: pd.DataFrame, version: str) -> dict:
     days = result["snapshot_date"]
-    context.add_output_metadata({
+    return {
         "window_start": str(days.min().date()),
         "window_end": str(days.max().date()),
         "days": int(days.nunique()),
+        "day_list": MetadataValue.json(sorted(str(d.date()) for d in days.unique())),
         "train_rows": int((result["split"] == "train").sum()),
         "test_rows": int((result["split"] == "test").sum()),
         "churn_rate": float(result["churned"].mean()),
-        "data_version": data_version(result),
-    })
-    return result
+        "data_version": version,
+        **materialization_schema(TrainingSet),
+    }
 
 
 @asset(
@@ -136,8 +181,10 @@ def churn_model(
             "training_set_version": version_of_data,
             "window_start": str(days.min().date()),
             "window_end": str(days.max().date()),
+            "training_days": ",".join(sorted(str(d.date()) for d in days.unique())),
             "code_version": CODE_VERSION,
             "dagster_run_id": context.run.run_id,
+            "trigger": lineage.trigger_of(context.run.tags),
             # The evidence that started a drift retrain travels with the model.
             **{k.replace("/", "."): v for k, v in context.run.tags.items()
                if k.startswith("ml_assets/")},
@@ -155,6 +202,7 @@ def churn_model(
         "model_version": ref.version,
         "mlflow_run_id": ref.run_id,
         "mlflow_model_uri": ref.uri,
+        "mlflow_run": MetadataValue.url(lineage.mlflow_run_link(mlflow.tracking_uri, ref.run_id)),
         "threshold": trained.threshold,
         "cv_auc": trained.metrics["cv_auc"],
         "search": MetadataValue.md(pd.DataFrame(trained.search).round(4).to_markdown(index=False)),

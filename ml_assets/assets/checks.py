@@ -1,0 +1,213 @@
+"""Asset checks beside the assets they guard: schema, row counts, drift, lineage.
+
+They run in the same run as their asset (``ingest_job``, ``retrain_job``) on the days that
+run wrote (read from its partition tags), or on the newest stored day when launched alone
+from the UI. None is blocking: bad rows never reach a table (pandera validates before the
+write), so these report what was stored rather than gate it.
+"""
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pandera.pandas as pa
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    MetadataValue,
+    asset_check,
+)
+
+from ml_assets import lineage, table_checks
+from ml_assets import warehouse as wh
+from ml_assets.resources import WarehouseResource
+from ml_assets.schemas import (
+    ChurnPredictions,
+    CustomerFeatures,
+    CustomerSnapshot,
+    DriftReport,
+    EvaluationReport,
+    TrainingSet,
+)
+
+RAW = ["raw", "customer_snapshots"]
+FEATURES = ["features", "customer_features"]
+TRAINING_SET = ["training", "training_set"]
+EVALUATION = ["evaluation", "evaluation_report"]
+PREDICTIONS = ["scoring", "churn_predictions"]
+DRIFT = ["monitoring", "drift_report"]
+
+
+def run_days(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:
+    """The day range a run wrote, from its partition tags (None for an unpartitioned run)."""
+    if tags.get("dagster/partition"):
+        day = dt.date.fromisoformat(tags["dagster/partition"])
+        return day, day
+    start = tags.get("dagster/asset_partition_range_start")
+    end = tags.get("dagster/asset_partition_range_end")
+    if start and end:
+        return dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    return None
+
+
+def _days_to_check(context: AssetCheckExecutionContext, con, key: list[str]):
+    days = run_days(context.run.tags)
+    if days is None:
+        newest = table_checks.latest_day(con, *key)
+        days = (newest, newest) if newest else None
+    return days
+
+
+def _missing(con, key: list[str]) -> AssetCheckResult | None:
+    """A failed result saying so when the table is not there yet (check launched alone)."""
+    if wh.table_exists(con, *key):
+        return None
+    return AssetCheckResult(passed=False, metadata={
+        "error": f"{'.'.join(key)} does not exist yet; materialize {'/'.join(key)} first."})
+
+
+def _metadata(facts: dict[str, Any], days=None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in facts.items():
+        if isinstance(value, list | dict):
+            out[name] = MetadataValue.json(value)
+        elif isinstance(value, str) and "\n" in value:
+            out[name] = MetadataValue.md(value)
+        else:
+            out[name] = value
+    if days is not None:
+        out["days_checked"] = f"{days[0]} .. {days[1]}"
+    return out
+
+
+def _schema_check(key: list[str], model: type[pa.DataFrameModel],
+                  daily: bool) -> AssetChecksDefinition:
+    @asset_check(
+        asset=key,
+        name="schema_matches",
+        description=(
+            f"The stored table {'.'.join(key)} has exactly the columns of the pandera model "
+            f"{model.__name__}, in order, and the rows written by this run pass its rules."
+        ),
+    )
+    def schema_matches(context: AssetCheckExecutionContext,
+                       warehouse: WarehouseResource) -> AssetCheckResult:
+        with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+            if (missing := _missing(con, key)) is not None:
+                return missing
+            days = _days_to_check(context, con, key) if daily else None
+            passed, facts = table_checks.schema_matches(con, *key, model, days)
+        return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR,
+                                metadata=_metadata(facts, days))
+
+    return schema_matches
+
+
+@asset_check(asset=RAW, description="Every day of the run has rows and no customer appears "
+             "twice on a day.")
+def rows_for_every_day(context: AssetCheckExecutionContext,
+                       warehouse: WarehouseResource) -> AssetCheckResult:
+    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, RAW)) is not None:
+            return missing
+        days = _days_to_check(context, con, RAW)
+        if days is None:
+            return AssetCheckResult(passed=False, metadata={"error": "no rows stored"})
+        passed, facts = table_checks.every_day_has_unique_customers(con, *RAW, days)
+    return AssetCheckResult(passed=passed, metadata=_metadata(facts, days))
+
+
+@asset_check(asset=FEATURES, description="One feature row per raw snapshot, day by day: no "
+             "row lost or doubled by the feature function.")
+def one_row_per_snapshot(context: AssetCheckExecutionContext,
+                         warehouse: WarehouseResource) -> AssetCheckResult:
+    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, FEATURES)) is not None:
+            return missing
+        days = _days_to_check(context, con, FEATURES)
+        passed, facts = table_checks.same_rows_per_day(con, tuple(FEATURES), tuple(RAW), days)
+    return AssetCheckResult(passed=passed, metadata=_metadata(facts, days))
+
+
+@asset_check(asset=TRAINING_SET, description="Train and test splits both hold churners and "
+             "non-churners, and the test split has enough rows (200) for the gate to decide.")
+def splits_are_usable(warehouse: WarehouseResource) -> AssetCheckResult:
+    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, TRAINING_SET)) is not None:
+            return missing
+        passed, facts = table_checks.splits_are_usable(con)
+    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
+                            metadata=_metadata(facts))
+
+
+@asset_check(asset=EVALUATION, description="Every segment of each model carries every metric, "
+             "each interval is ordered, and the challenger's overall metrics are finite.")
+def metrics_complete(warehouse: WarehouseResource) -> AssetCheckResult:
+    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, EVALUATION)) is not None:
+            return missing
+        passed, facts = table_checks.metrics_complete(con)
+    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
+                            metadata=_metadata(facts))
+
+
+@asset_check(asset=PREDICTIONS, description="Every customer with features that day has a "
+             "prediction, once.")
+def every_customer_scored(context: AssetCheckExecutionContext,
+                          warehouse: WarehouseResource) -> AssetCheckResult:
+    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, PREDICTIONS)) is not None:
+            return missing
+        days = _days_to_check(context, con, PREDICTIONS)
+        passed, facts = table_checks.same_rows_per_day(con, tuple(PREDICTIONS), tuple(FEATURES),
+                                                       days)
+    return AssetCheckResult(passed=passed, metadata=_metadata(facts, days))
+
+
+@asset_check(asset=PREDICTIONS, description="Every model version that scored the day has its "
+             "lineage recorded (lineage.model_lineage), so `ml-assets lineage` can trace each "
+             "prediction; also creates the view lineage.prediction_lineage once predictions "
+             "exist.")
+def lineage_recorded(context: AssetCheckExecutionContext,
+                     warehouse: WarehouseResource) -> AssetCheckResult:
+    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, PREDICTIONS)) is not None:
+            return missing
+        # The view joins two tables; the first scored day is the first moment both exist.
+        view = lineage.ensure_prediction_view(con)
+        days = _days_to_check(context, con, PREDICTIONS)
+        passed, facts = table_checks.predictions_have_lineage(con, days)
+    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
+                            metadata=_metadata({**facts, "view_ready": view}, days))
+
+
+@asset_check(asset=DRIFT, description="Warns when a feature drifted on the run's days (the "
+             "same decision drift_sensor acts on); the metadata names the features per day.")
+def no_feature_drift(context: AssetCheckExecutionContext,
+                     warehouse: WarehouseResource) -> AssetCheckResult:
+    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, DRIFT)) is not None:
+            return missing
+        days = _days_to_check(context, con, DRIFT)
+        passed, facts = table_checks.drifted_features_by_day(con, days)
+    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
+                            metadata=_metadata(facts, days))
+
+
+ALL_CHECKS = [
+    _schema_check(RAW, CustomerSnapshot, daily=True),
+    _schema_check(FEATURES, CustomerFeatures, daily=True),
+    _schema_check(TRAINING_SET, TrainingSet, daily=False),
+    _schema_check(EVALUATION, EvaluationReport, daily=False),
+    _schema_check(PREDICTIONS, ChurnPredictions, daily=True),
+    _schema_check(DRIFT, DriftReport, daily=True),
+    rows_for_every_day,
+    one_row_per_snapshot,
+    splits_are_usable,
+    metrics_complete,
+    every_customer_scored,
+    lineage_recorded,
+    no_feature_drift,
+]

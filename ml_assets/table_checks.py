@@ -1,0 +1,184 @@
+"""Data-quality rules on stored warehouse tables, as plain functions over a DuckDB connection.
+
+The Dagster asset checks in :mod:`ml_assets.assets.checks` call these after a write; each
+returns ``(passed, facts)`` where ``facts`` is small enough to show as check metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pandera.errors
+import pandera.pandas as pa
+
+from ml_assets import warehouse
+
+DayRange = tuple[dt.date, dt.date]
+Result = tuple[bool, dict[str, Any]]
+
+
+def _where(days: DayRange | None, column: str = "snapshot_date") -> tuple[str, list[Any]]:
+    if days is None:
+        return "", []
+    return f" where cast({column} as date) between ? and ?", [days[0], days[1]]
+
+
+def latest_day(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dt.date | None:
+    """The newest snapshot day stored in a daily table (None when empty or absent)."""
+    if not warehouse.table_exists(con, schema, table):
+        return None
+    value = con.execute(
+        f"select max(cast(snapshot_date as date)) from {warehouse.qualified(schema, table)}"
+    ).fetchone()[0]
+    return value
+
+
+def schema_matches(con: duckdb.DuckDBPyConnection, schema: str, table: str,
+                   model: type[pa.DataFrameModel], days: DayRange | None = None) -> Result:
+    """Stored columns equal the pandera model's, in order, and the rows pass its checks."""
+    expected = list(model.to_schema().columns)
+    if not warehouse.table_exists(con, schema, table):
+        return False, {"error": f"{schema}.{table} does not exist"}
+    stored = warehouse.table_columns(con, schema, table)
+    facts: dict[str, Any] = {
+        "missing_columns": [c for c in expected if c not in stored],
+        "unexpected_columns": [c for c in stored if c not in expected],
+        "column_order_matches": stored == expected,
+    }
+    where, params = _where(days)
+    rows = con.execute(f"select * from {warehouse.qualified(schema, table)}{where}", params).df()
+    facts["rows_checked"] = len(rows)
+    try:
+        model.validate(rows, lazy=True)
+        facts["failure_cases"] = 0
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        facts["failure_cases"] = len(cases)
+        facts["first_failures"] = (
+            cases[["column", "check", "failure_case"]].head(5).astype(str).to_markdown(index=False)
+        )
+    passed = (not facts["missing_columns"] and not facts["unexpected_columns"]
+              and facts["column_order_matches"] and facts["failure_cases"] == 0)
+    return passed, facts
+
+
+def rows_per_day(con: duckdb.DuckDBPyConnection, schema: str, table: str,
+                 days: DayRange | None) -> pd.Series:
+    """Row count per snapshot day of a daily table (days without rows are absent)."""
+    where, params = _where(days)
+    frame = con.execute(
+        f"select cast(snapshot_date as date) as day, count(*) as n "
+        f"from {warehouse.qualified(schema, table)}{where} group by 1 order by 1", params
+    ).df()
+    if frame.empty:
+        return pd.Series(dtype="int64")
+    return pd.Series(frame["n"].to_numpy(), index=[pd.Timestamp(d).date() for d in frame["day"]])
+
+
+def every_day_has_unique_customers(con: duckdb.DuckDBPyConnection, schema: str, table: str,
+                                   days: DayRange) -> Result:
+    """Every day of the range has rows, and a customer appears at most once per day."""
+    counts = rows_per_day(con, schema, table, days)
+    wanted = [days[0] + dt.timedelta(days=i) for i in range((days[1] - days[0]).days + 1)]
+    empty = [str(d) for d in wanted if d not in set(counts.index)]
+    where, params = _where(days)
+    duplicates = con.execute(
+        f"select count(*) from (select customer_id, snapshot_date from "
+        f"{warehouse.qualified(schema, table)}{where} group by 1, 2 having count(*) > 1)", params
+    ).fetchone()[0]
+    return not empty and duplicates == 0, {
+        "days": len(wanted), "rows": int(counts.sum()), "days_without_rows": empty,
+        "duplicate_customer_days": int(duplicates),
+    }
+
+
+def same_rows_per_day(con: duckdb.DuckDBPyConnection, table: tuple[str, str],
+                      upstream: tuple[str, str], days: DayRange | None) -> Result:
+    """``table`` has exactly as many rows per day as ``upstream`` (nothing lost or doubled)."""
+    ours = rows_per_day(con, *table, days)
+    theirs = rows_per_day(con, *upstream, days)
+    if days is None and not ours.empty:
+        theirs = theirs[theirs.index.isin(ours.index)]
+    joined = pd.concat({"rows": ours, "upstream_rows": theirs}, axis=1).fillna(0).astype(int)
+    differ = joined[joined["rows"] != joined["upstream_rows"]]
+    return differ.empty and not joined.empty, {
+        "rows": int(joined["rows"].sum()),
+        "upstream_rows": int(joined["upstream_rows"].sum()),
+        "upstream_table": ".".join(upstream),
+        "days_that_differ": [str(d) for d in differ.index][:20],
+    }
+
+
+def splits_are_usable(con: duckdb.DuckDBPyConnection, min_test_rows: int = 200) -> Result:
+    """Both splits exist with both classes, and the test split is large enough to judge."""
+    frame = con.execute(
+        "select split, count(*) as n, sum(churned) as positives "
+        "from training.training_set group by 1"
+    ).df().set_index("split")
+    facts = {f"{s}_{k}": int(frame.loc[s, c]) if s in frame.index else 0
+             for s in ("train", "test") for k, c in (("rows", "n"), ("positives", "positives"))}
+    passed = all(
+        facts[f"{s}_positives"] > 0 and facts[f"{s}_positives"] < facts[f"{s}_rows"]
+        for s in ("train", "test")
+    ) and facts["test_rows"] >= min_test_rows
+    return passed, {**facts, "min_test_rows": min_test_rows}
+
+
+def metrics_complete(con: duckdb.DuckDBPyConnection) -> Result:
+    """Every segment of each model has the same metrics, intervals are ordered (low <= high),
+    and the challenger's overall metrics are all finite.
+
+    (Not "the estimate lies inside its interval": for a biased statistic such as the
+    expected calibration error the bootstrap percentiles can sit above the estimate.)
+    """
+    frame = con.execute(
+        "select role, segment_column, segment_value, metric, value, ci_low, ci_high "
+        "from evaluation.evaluation_report"
+    ).df()
+    metrics = set(frame["metric"])
+    per_segment = frame.groupby(["role", "segment_column", "segment_value"])["metric"].apply(set)
+    incomplete = [" / ".join(map(str, k)) for k, v in per_segment.items() if v != metrics]
+    bounds = frame.dropna(subset=["ci_low", "ci_high"])
+    reversed_rows = int((bounds["ci_low"] > bounds["ci_high"]).sum())
+    overall = frame[(frame["role"] == "challenger") & (frame["segment_column"] == "overall")]
+    not_finite = sorted(overall.loc[~np.isfinite(overall["value"].astype(float)), "metric"])
+    passed = not overall.empty and not incomplete and not reversed_rows and not not_finite
+    return passed, {
+        "metric_rows": len(frame), "metrics": sorted(metrics),
+        "segments_missing_metrics": incomplete[:20], "reversed_intervals": reversed_rows,
+        "challenger_overall_not_finite": not_finite,
+    }
+
+
+def drifted_features_by_day(con: duckdb.DuckDBPyConnection, days: DayRange | None) -> Result:
+    """Passes when no feature drifted on the days; facts name the drifted features per day."""
+    where, params = _where(days)
+    frame = con.execute(
+        f"select cast(snapshot_date as date) as day, feature from monitoring.drift_report"
+        f"{where}{' and' if where else ' where'} drifted order by 1, 2", params
+    ).df()
+    by_day = {str(pd.Timestamp(d).date()): sorted(g["feature"])
+              for d, g in frame.groupby("day")}
+    return not by_day, {"drifted_days": len(by_day),
+                        "drifted_features_by_day": by_day}
+
+
+def predictions_have_lineage(con: duckdb.DuckDBPyConnection, days: DayRange | None) -> Result:
+    """Every model version that scored the days has a ``lineage.model_lineage`` row."""
+    from ml_assets import lineage
+
+    where, params = _where(days)
+    versions = sorted(int(v) for (v,) in con.execute(
+        f"select distinct model_version from scoring.churn_predictions{where}", params
+    ).fetchall())
+    recorded: set[int] = set()
+    if warehouse.table_exists(con, lineage.SCHEMA, lineage.MODEL_TABLE):
+        recorded = {int(v) for (v,) in con.execute(
+            f"select model_version from {lineage.SCHEMA}.{lineage.MODEL_TABLE}").fetchall()}
+    missing = [v for v in versions if v not in recorded]
+    return bool(versions) and not missing, {"model_versions": versions,
+                                            "versions_without_lineage": missing}
