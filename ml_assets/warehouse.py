@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -20,6 +20,7 @@ import pandas as pd
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
+_DISK_FULL_MARKERS = ("No space left on device", "disk is full")
 
 
 class WarehouseError(RuntimeError):
@@ -69,6 +70,14 @@ def connect(
             delay = min(delay * 2, 2.0)
     try:
         yield con
+    except duckdb.Error as exc:
+        if any(m in str(exc) for m in _DISK_FULL_MARKERS):
+            raise WarehouseError(
+                f"The disk holding the warehouse {path} is full ({exc}). Nothing was written "
+                "by this step and the earlier rows are unchanged; free space there (or move "
+                "the warehouse with ML_ASSETS_DUCKDB_PATH) and run the step again."
+            ) from exc
+        raise
     finally:
         con.close()
 
@@ -122,7 +131,10 @@ def _incoming(
             yield view
             con.execute("commit")
         except BaseException:
-            con.execute("rollback")
+            # A commit that failed (disk full, say) has already ended the transaction; its
+            # error is the one to report, not "no transaction is active".
+            with suppress(duckdb.Error):
+                con.execute("rollback")
             raise
     finally:
         con.unregister(view)

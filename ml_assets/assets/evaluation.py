@@ -7,7 +7,13 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, asset
 
 from ml_assets import plots, registry
-from ml_assets.assets.common import CODE_VERSION, OWNERS, dagster_type, table_metadata
+from ml_assets.assets.common import (
+    CODE_VERSION,
+    OWNERS,
+    WAREHOUSE_POOL,
+    dagster_type,
+    table_metadata,
+)
 from ml_assets.evaluation import headline, metrics_table
 from ml_assets.modelling import predict_from_features
 from ml_assets.registry import ModelRef
@@ -18,6 +24,7 @@ from ml_assets.schemas import EvaluationReport
 
 @asset(
     key=["evaluation", "evaluation_report"],
+    pool=WAREHOUSE_POOL,
     group_name="evaluation",
     ins={"churn_model": AssetIn(key=["training", "churn_model"])},
     dagster_type=dagster_type(EvaluationReport),

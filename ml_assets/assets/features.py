@@ -1,11 +1,13 @@
 """features/customer_features: model inputs from the one feature function."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import AssetExecutionContext, AssetIn, asset
 
 from ml_assets.assets.common import (
     CODE_VERSION,
+    DAILY_BACKFILL_POLICY,
     OWNERS,
+    WAREHOUSE_POOL,
     dagster_type,
     daily_partitions,
     table_metadata,
@@ -19,7 +21,8 @@ from ml_assets.schemas import CustomerFeatures
     group_name="features",
     ins={"customer_snapshots": AssetIn(key=["raw", "customer_snapshots"])},
     partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
+    backfill_policy=DAILY_BACKFILL_POLICY,
+    pool=WAREHOUSE_POOL,
     dagster_type=dagster_type(CustomerFeatures),
     metadata=table_metadata(CustomerFeatures, partition_expr="snapshot_date"),
     kinds={"duckdb", "pandas"},

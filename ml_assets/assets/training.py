@@ -8,7 +8,13 @@ from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, asset
 from pydantic import Field
 
 from ml_assets import registry
-from ml_assets.assets.common import CODE_VERSION, OWNERS, dagster_type, table_metadata
+from ml_assets.assets.common import (
+    CODE_VERSION,
+    OWNERS,
+    WAREHOUSE_POOL,
+    dagster_type,
+    table_metadata,
+)
 from ml_assets.drift import build_reference_profile
 from ml_assets.features import MODEL_FEATURES, SERVING_COLUMNS, features_to_landing_rows
 from ml_assets.modelling import ModelParams, build_training_set, search_space, train_churn_model
@@ -47,6 +53,7 @@ def data_version(frame: pd.DataFrame) -> str:
 
 @asset(
     key=["training", "training_set"],
+    pool=WAREHOUSE_POOL,
     group_name="training",
     deps=[["features", "customer_features"]],
     dagster_type=dagster_type(TrainingSet),
