@@ -197,7 +197,7 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
             os.utime(landing / f"customers_{day(i).isoformat()}.csv", (now, now))
 
         status, quiet_since = None, None
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 800
         while time.monotonic() < deadline:
             assert daemon.poll() is None, (home / "daemon.log").read_text()[-3000:]
             _, payload = procs.graphql(port, BACKFILL_STATUS, {"id": backfill_id})
