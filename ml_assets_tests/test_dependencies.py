@@ -112,6 +112,7 @@ def test_retrain_with_mlflow_server_unreachable_fails_fast_and_keeps_champion(
     started = time.monotonic()
     result = _run(RETRAIN, run_config=LIGHT_RETRAIN)
     took = time.monotonic() - started
+    print(f"retrain against an unreachable server failed after {took:.1f} s")
     failures = _failures(result)
     assert not result.success
     assert set(failures) == {"training__churn_model"}, failures
@@ -135,6 +136,7 @@ def test_ingest_with_mlflow_server_unreachable_fails_drift_and_scoring_clearly(
     started = time.monotonic()
     result = _run(DAILY, partition_key=target.isoformat())
     took = time.monotonic() - started
+    print(f"ingest against an unreachable server failed after {took:.1f} s")
     failures = _failures(result)
     # Without a reachable registry there is no "no champion yet, skipped": the steps that
     # need the champion fail and say why; the ones that do not need it still succeed.
