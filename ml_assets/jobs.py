@@ -6,6 +6,11 @@ from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, d
 
 from ml_assets.assets.common import daily_partitions
 
+# The live lifecycle runs one run at a time, in priority order (config/dagster.yaml limits
+# this tag to 1): a drift event's retrain (dagster/priority 10) goes before the days queued
+# after it, so they are scored by the new champion. Backfills (other jobs) run in parallel.
+LIFECYCLE_TAGS = {"ml_assets/serial": "lifecycle"}
+
 RAW = AssetSelection.assets(["raw", "customer_snapshots"])
 FEATURES = AssetSelection.assets(["features", "customer_features"])
 DRIFT = AssetSelection.assets(["monitoring", "drift_report"])
@@ -22,12 +27,14 @@ ingest_job = define_asset_job(
     selection=RAW | FEATURES | DRIFT | PREDICTIONS,
     partitions_def=daily_partitions,
     description="One day: validate the landing file, build features, report drift, score.",
+    tags=LIFECYCLE_TAGS,
 )
 
 retrain_job = define_asset_job(
     "retrain_job",
     selection=RETRAIN,
     description="Training set, model, evaluation and the promotion gate.",
+    tags=LIFECYCLE_TAGS,
 )
 
 weekly_retrain_schedule = ScheduleDefinition(

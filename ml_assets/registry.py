@@ -6,6 +6,7 @@ takes about two seconds to import and the code location must load fast.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -57,6 +58,87 @@ class RegistryError(RuntimeError):
     """A model registry problem a user can act on."""
 
 
+# MLflow's own HTTP defaults retry an unreachable server 7 times with backoff factor 2 and a
+# 120 s timeout per request: a run would hang for about four minutes before saying anything.
+HTTP_ENV = {
+    "max_retries": "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "backoff_factor": "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+    "timeout_s": "MLFLOW_HTTP_REQUEST_TIMEOUT",
+}
+_UNREACHABLE = ("Max retries exceeded", "Failed to establish a new connection",
+                "Connection refused", "Read timed out", "Connection aborted")
+_READ_ONLY = ("readonly database", "Read-only file system", "unable to open database file",
+              "Permission denied")
+_DISK_FULL = ("No space left on device", "database or disk is full")
+
+_F = TypeVar("_F")
+
+
+def bound_http_retries(max_retries: int, backoff_factor: int, timeout_s: int) -> None:
+    """Bound how long MLflow keeps retrying a tracking server that does not answer.
+
+    Sets MLflow's ``MLFLOW_HTTP_REQUEST_*`` variables for this process; values already in
+    the environment win, so an operator can still raise them.
+    """
+    for key, value in (("max_retries", max_retries), ("backoff_factor", backoff_factor),
+                       ("timeout_s", timeout_s)):
+        os.environ.setdefault(HTTP_ENV[key], str(int(value)))
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of an exception, on one line, shortened."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:240]
+
+
+def describe_store_failure(tracking_uri: str, exc: BaseException) -> str | None:
+    """A one-sentence explanation when ``exc`` means the MLflow store itself failed.
+
+    Covers a server that does not answer, a store that cannot be written (read-only file or
+    mount, missing permission) and a full disk; returns None for anything else.
+    """
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 10:
+        chain.append(f"{type(seen).__name__}: {seen}")
+        seen = seen.__cause__ or seen.__context__
+    text = " | ".join(chain)
+    if any(marker in text for marker in _UNREACHABLE):
+        settings_ = ", ".join(f"{name}={os.environ.get(name, 'MLflow default')}"
+                              for name in HTTP_ENV.values())
+        return (f"The MLflow tracking server {tracking_uri} did not answer after bounded "
+                f"retries ({settings_}): {_reason(exc)}. Start the server or point "
+                "MLFLOW_TRACKING_URI at a reachable store, then run again; nothing is "
+                "promoted while it is unreachable, so the champion is unchanged.")
+    if any(marker in text for marker in _DISK_FULL):
+        return (f"The disk holding the MLflow store {tracking_uri} is full: {_reason(exc)}. "
+                "Free space there and run again; the champion is unchanged.")
+    if any(marker in text for marker in _READ_ONLY):
+        return (f"The MLflow store {tracking_uri} cannot be written (read-only or no "
+                f"permission): {_reason(exc)}. Models can still be loaded from it, but not "
+                "logged or promoted; make it writable and run again. The champion is unchanged.")
+    return None
+
+
+def _store_errors(func: _F) -> _F:
+    """Turn a failure of the MLflow store itself into a RegistryError that says what to do."""
+
+    @functools.wraps(func)
+    def wrapper(tracking_uri: str, *args: Any, **kwargs: Any):
+        try:
+            return func(tracking_uri, *args, **kwargs)
+        except RegistryError:
+            raise
+        except Exception as exc:
+            message = describe_store_failure(tracking_uri, exc)
+            if message is None:
+                raise
+            raise RegistryError(message) from exc
+
+    return wrapper
+
+
 def _client(tracking_uri: str) -> MlflowClient:
     from mlflow import MlflowClient
 
@@ -69,6 +151,7 @@ def _prepare_local_store(tracking_uri: str) -> None:
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
+@_store_errors
 def ensure_experiment(tracking_uri: str, artifact_root: str, name: str) -> str:
     """The experiment id, creating the experiment with an explicit artifact location."""
     client = _client(tracking_uri)
@@ -84,6 +167,7 @@ def _ref_from_version(client: MlflowClient, mv: Any) -> ModelRef:
     return ModelRef(version=int(mv.version), run_id=mv.run_id, threshold=threshold, name=mv.name)
 
 
+@_store_errors
 def log_and_register(
     tracking_uri: str,
     artifact_root: str,
@@ -151,6 +235,7 @@ def _pip_requirements() -> list[str]:
             ("scikit-learn", "pandas", "numpy", "scipy", "skops", "mlflow")]
 
 
+@_store_errors
 def latest_version(tracking_uri: str) -> ModelRef | None:
     """The newest registered version of the churn model, or None."""
     client = _client(tracking_uri)
@@ -160,11 +245,13 @@ def latest_version(tracking_uri: str) -> ModelRef | None:
     return _ref_from_version(client, versions[0]) if versions else None
 
 
+@_store_errors
 def model_version(tracking_uri: str, version: int) -> ModelRef:
     client = _client(tracking_uri)
     return _ref_from_version(client, client.get_model_version(REGISTERED_MODEL_NAME, str(version)))
 
 
+@_store_errors
 def alias_version(tracking_uri: str, alias: str = CHAMPION_ALIAS) -> ModelRef | None:
     """The version an alias points at, or None when the alias (or the model) is absent."""
     from mlflow.exceptions import MlflowException
@@ -172,11 +259,16 @@ def alias_version(tracking_uri: str, alias: str = CHAMPION_ALIAS) -> ModelRef | 
     client = _client(tracking_uri)
     try:
         mv = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        # Only "no such model" or "no such alias" mean there is no champion; an unreachable
+        # or broken store must fail the step, not look like a project without a model.
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
     return _ref_from_version(client, mv)
 
 
+@_store_errors
 def promote(tracking_uri: str, version: int, tags: dict[str, str]) -> None:
     """Point ``champion`` at a version; the old champion keeps ``previous_champion``."""
     client = _client(tracking_uri)
@@ -190,6 +282,7 @@ def promote(tracking_uri: str, version: int, tags: dict[str, str]) -> None:
     client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, str(version))
 
 
+@_store_errors
 def rollback(tracking_uri: str) -> tuple[int, int]:
     """Swap ``champion`` and ``previous_champion``; returns (old champion, new champion)."""
     current = alias_version(tracking_uri, CHAMPION_ALIAS)
@@ -209,6 +302,7 @@ def rollback(tracking_uri: str) -> tuple[int, int]:
     return current.version, previous.version
 
 
+@_store_errors
 def log_run_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float]) -> None:
     """Add metrics to an existing run (the evaluation's headline numbers on the model's run)."""
     client = _client(tracking_uri)
@@ -217,6 +311,7 @@ def log_run_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float]) -
             client.log_metric(run_id, key, float(value))
 
 
+@_store_errors
 def log_run_artifacts(tracking_uri: str, run_id: str, files: dict[str, bytes],
                       folder: str) -> None:
     """Store small files (plots, JSON) as artifacts of an existing run."""
@@ -227,27 +322,34 @@ def log_run_artifacts(tracking_uri: str, run_id: str, files: dict[str, bytes],
         client.log_artifacts(run_id, tmp, artifact_path=folder)
 
 
+@_store_errors
 def run_metric(tracking_uri: str, run_id: str, key: str) -> float | None:
     """A metric of a run, or None when it was never logged."""
     value = _client(tracking_uri).get_run(run_id).data.metrics.get(key)
     return None if value is None else float(value)
 
 
+@_store_errors
 def tag_version(tracking_uri: str, version: int, tags: dict[str, str]) -> None:
     client = _client(tracking_uri)
     for key, value in tags.items():
         client.set_model_version_tag(REGISTERED_MODEL_NAME, str(version), key, value)
 
 
+@_store_errors
 def load_pipeline(tracking_uri: str, ref: ModelRef) -> Pipeline:
     """The fitted full pipeline of a registered version."""
     import mlflow.sklearn
 
     mlflow.set_registry_uri(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.sklearn.load_model(ref.uri)
+    # Into a private folder: without dst_path MLflow reads a local store in place and writes
+    # a metadata file into it, which fails on a read-only store and races between runs.
+    with tempfile.TemporaryDirectory() as tmp:
+        return mlflow.sklearn.load_model(ref.uri, dst_path=tmp)
 
 
+@_store_errors
 def load_profile(tracking_uri: str, ref: ModelRef) -> dict[str, Any]:
     """The reference profile logged with a model's run."""
     import mlflow.artifacts

@@ -13,7 +13,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -26,6 +26,7 @@ _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 # there. Phases: "after_delete" (inside the transaction, old rows deleted, new ones not yet
 # inserted) and "after_commit". Unset in normal use: the check is one dictionary lookup.
 TEST_PAUSE_ENV = "ML_ASSETS_TEST_PAUSE_WRITE"
+_DISK_FULL_MARKERS = ("No space left on device", "disk is full")
 
 
 class WarehouseError(RuntimeError):
@@ -89,6 +90,14 @@ def connect(
             delay = min(delay * 2, 2.0)
     try:
         yield con
+    except duckdb.Error as exc:
+        if any(m in str(exc) for m in _DISK_FULL_MARKERS):
+            raise WarehouseError(
+                f"The disk holding the warehouse {path} is full ({exc}). Nothing was written "
+                "by this step and the earlier rows are unchanged; free space there (or move "
+                "the warehouse with ML_ASSETS_DUCKDB_PATH) and run the step again."
+            ) from exc
+        raise
     finally:
         con.close()
 
@@ -144,7 +153,10 @@ def _incoming(
             yield view
             con.execute("commit")
         except BaseException:
-            con.execute("rollback")
+            # A commit that failed (disk full, say) has already ended the transaction; its
+            # error is the one to report, not "no transaction is active".
+            with suppress(duckdb.Error):
+                con.execute("rollback")
             raise
     finally:
         con.unregister(view)

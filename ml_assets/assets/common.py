@@ -6,6 +6,7 @@ from typing import Any
 import pandera.pandas as pa
 from dagster import (
     AssetExecutionContext,
+    BackfillPolicy,
     DailyPartitionsDefinition,
     TableColumn,
     TableColumnConstraints,
@@ -21,6 +22,13 @@ CODE_VERSION = "2"
 daily_partitions = DailyPartitionsDefinition(
     start_date=settings.partitions_start().isoformat(), end_offset=1
 )
+# A backfill of the daily assets runs in chunks of 10 days: several chunks proceed at once
+# (the instance allows 4 runs) and a failure costs one chunk, not the whole range. Every
+# daily asset uses the same policy, so a chunk carries all of them.
+DAILY_BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=10)
+# Steps that write the DuckDB file take a slot of this pool; config/dagster.yaml limits
+# every pool to 1, so two runs never contend for the file (DuckDB allows one writer).
+WAREHOUSE_POOL = "warehouse"
 
 
 def column_schema(model: type[pa.DataFrameModel]) -> TableSchema:

@@ -10,6 +10,7 @@ from ml_assets import lineage, plots, registry
 from ml_assets.assets.common import (
     CODE_VERSION,
     OWNERS,
+    WAREHOUSE_POOL,
     dagster_type,
     materialization_schema,
     table_metadata,
@@ -24,6 +25,7 @@ from ml_assets.schemas import EvaluationReport
 
 @asset(
     key=["evaluation", "evaluation_report"],
+    pool=WAREHOUSE_POOL,
     group_name="evaluation",
     ins={"churn_model": AssetIn(key=["training", "churn_model"])},
     dagster_type=dagster_type(EvaluationReport),

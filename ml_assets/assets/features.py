@@ -5,7 +5,6 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
-    BackfillPolicy,
     TableColumnDep,
     TableColumnLineage,
     asset,
@@ -13,7 +12,9 @@ from dagster import (
 
 from ml_assets.assets.common import (
     CODE_VERSION,
+    DAILY_BACKFILL_POLICY,
     OWNERS,
+    WAREHOUSE_POOL,
     dagster_type,
     daily_partitions,
     materialization_schema,
@@ -61,7 +62,8 @@ def column_lineage() -> TableColumnLineage:
     group_name="features",
     ins={"customer_snapshots": AssetIn(key=["raw", "customer_snapshots"])},
     partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
+    backfill_policy=DAILY_BACKFILL_POLICY,
+    pool=WAREHOUSE_POOL,
     dagster_type=dagster_type(CustomerFeatures),
     metadata=table_metadata(CustomerFeatures, partition_expr="snapshot_date",
                             **{"dagster/column_lineage": column_lineage()}),

@@ -7,7 +7,6 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
-    BackfillPolicy,
     Config,
     MetadataValue,
     Output,
@@ -18,7 +17,9 @@ from pydantic import Field
 from ml_assets import registry
 from ml_assets.assets.common import (
     CODE_VERSION,
+    DAILY_BACKFILL_POLICY,
     OWNERS,
+    WAREHOUSE_POOL,
     dagster_type,
     daily_partitions,
     materialization_schema,
@@ -78,7 +79,8 @@ class DriftConfig(Config):
     group_name="monitoring",
     ins={"customer_features": AssetIn(key=["features", "customer_features"])},
     partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
+    backfill_policy=DAILY_BACKFILL_POLICY,
+    pool=WAREHOUSE_POOL,
     output_required=False,
     dagster_type=dagster_type(DriftReport),
     metadata=table_metadata(DriftReport, partition_expr="snapshot_date"),

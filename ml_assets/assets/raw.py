@@ -5,7 +5,6 @@ from pathlib import Path
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
     ConfigurableResource,
     Failure,
     MetadataValue,
@@ -15,7 +14,9 @@ from dagster import (
 from ml_assets import settings
 from ml_assets.assets.common import (
     CODE_VERSION,
+    DAILY_BACKFILL_POLICY,
     OWNERS,
+    WAREHOUSE_POOL,
     dagster_type,
     daily_partitions,
     materialization_schema,
@@ -38,7 +39,8 @@ class LandingResource(ConfigurableResource):
     key=["raw", "customer_snapshots"],
     group_name="raw",
     partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
+    backfill_policy=DAILY_BACKFILL_POLICY,
+    pool=WAREHOUSE_POOL,
     dagster_type=dagster_type(CustomerSnapshot),
     metadata=table_metadata(CustomerSnapshot, partition_expr="snapshot_date"),
     kinds={"duckdb", "pandas"},

@@ -7,7 +7,6 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
-    BackfillPolicy,
     MetadataValue,
     Output,
     asset,
@@ -16,7 +15,9 @@ from dagster import (
 from ml_assets import lineage, registry
 from ml_assets.assets.common import (
     CODE_VERSION,
+    DAILY_BACKFILL_POLICY,
     OWNERS,
+    WAREHOUSE_POOL,
     dagster_type,
     daily_partitions,
     materialization_schema,
@@ -37,7 +38,8 @@ from ml_assets.scoring import score_features
         "champion_model": AssetIn(key=["registry", "champion_model"]),
     },
     partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
+    backfill_policy=DAILY_BACKFILL_POLICY,
+    pool=WAREHOUSE_POOL,
     output_required=False,
     dagster_type=dagster_type(ChurnPredictions),
     metadata=table_metadata(ChurnPredictions, partition_expr="snapshot_date"),

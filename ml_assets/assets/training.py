@@ -22,6 +22,7 @@ from ml_assets import lineage, registry
 from ml_assets.assets.common import (
     CODE_VERSION,
     OWNERS,
+    WAREHOUSE_POOL,
     dagster_type,
     materialization_schema,
     table_metadata,
@@ -81,6 +82,7 @@ def data_version(frame: pd.DataFrame) -> str:
 
 @asset(
     key=["training", "training_set"],
+    pool=WAREHOUSE_POOL,
     group_name="training",
     deps=[["features", "customer_features"]],
     dagster_type=dagster_type(TrainingSet),
