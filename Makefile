@@ -5,13 +5,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/data/mlflow/mlflow.db)
 UI_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 SERVE_PORT ?= 5001
 
-.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback drift-eval generate clean
+.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback drift-eval bench-deps generate clean
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
@@ -33,6 +34,14 @@ $(STAMP): setup.py pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# Optional benchmark dependencies (setup.py extra "bench": Evidently, the drift tool we compare
+# against); they resolve beside the pins above without moving them.
+$(BENCH_STAMP): $(STAMP) setup.py
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	@touch $(BENCH_STAMP)
+
+bench-deps: $(BENCH_STAMP)
 
 instance:
 	@mkdir -p "$(DAGSTER_HOME)"
@@ -67,7 +76,7 @@ serve: venv
 rollback: venv
 	$(BIN)/ml-assets rollback
 
-drift-eval: venv
+drift-eval: bench-deps
 	$(BIN)/python -m bench.drift_eval
 
 generate: venv
