@@ -149,6 +149,14 @@ def test_concept_drift_one_retrain_new_champion_recovers_auc(project, tmp_path):
         assert log.to_dict("records") == [{
             "drift_partition": day(ONSET).isoformat(), "drifted_features": "realised_auc",
             "model_version": 2, "promoted": True, "champion_after": 2}]
+        # The evidence travelled to the new model's MLflow run.
+        from mlflow import MlflowClient
+
+        tags = MlflowClient(uri).get_run(registry.model_version(uri, 2).run_id).data.tags
+        assert tags["ml_assets.drift_kind"] == "performance"
+        assert tags["ml_assets.drift_partition"] == day(ONSET).isoformat()
+        assert (tags["window_start"], tags["window_end"]) == (day(ONSET).isoformat(),
+                                                              day(ONSET + 1).isoformat())
         profiles = query("select model_version, n_rows from monitoring.reference_profiles "
                          "order by 1")
         assert profiles["model_version"].tolist() == [1, 2]
