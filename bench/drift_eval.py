@@ -3,7 +3,7 @@
 Run from the project root::
 
     make drift-eval                                     # installs the bench extra, then:
-    .venv/bin/python -m bench.drift_eval                # both sizes, Evidently quick, < 10 min
+    .venv/bin/python -m bench.drift_eval                # both sizes, Evidently quick, ~5 min CPU
     .venv/bin/python -m bench.drift_eval --sizes 1000   # only 1,000 rows per day
     .venv/bin/python -m bench.drift_eval --evidently full   # Evidently at both sizes, ~30 min
     .venv/bin/python -m bench.drift_eval --evidently off    # without Evidently
