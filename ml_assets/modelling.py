@@ -6,6 +6,7 @@ the UI, the daemon and sensor ticks should not pay for sklearn at load time.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -52,8 +53,16 @@ def split_by_customer(
     return pd.Series(np.where(is_test, "test", "train"), index=customer_ids.index, dtype=object)
 
 
-def select_training_window(features: pd.DataFrame, window_days: int) -> pd.DataFrame:
-    """Labelled rows of the ``window_days`` most recent days that carry labels."""
+def select_training_window(
+    features: pd.DataFrame, window_days: int, since: dt.date | None = None, min_rows: int = 0
+) -> pd.DataFrame:
+    """Labelled rows of the ``window_days`` most recent days that carry labels.
+
+    With ``since``, days before it are left out, so a retrain after a change in the relation
+    between inputs and churn learns only the new relation. When the days from ``since`` on
+    hold fewer than ``min_rows`` labelled rows, the most recent earlier days of the window are
+    kept, one at a time, until they do (the gate needs enough test rows to decide).
+    """
     if window_days < 1:
         raise ValueError(f"window_days must be at least 1, got {window_days}")
     labelled = features[features[LABEL].notna()]
@@ -64,15 +73,29 @@ def select_training_window(features: pd.DataFrame, window_days: int) -> pd.DataF
             "carry the churned column before training."
         )
     chosen = days[-window_days:]
+    if since is not None:
+        counts = labelled["snapshot_date"].value_counts()
+        first = int(np.searchsorted(chosen, np.datetime64(since, "ns")))
+        # Reach back over earlier days only while the rows since the change are too few.
+        while first > 0 and counts[chosen[first:]].sum() < min_rows:
+            first -= 1
+        chosen = chosen[first:]
+        if len(chosen) == 0:
+            raise ValueError(
+                f"No labelled day on or after {since} among the {window_days} most recent "
+                "labelled days; ingest the days since the drift before retraining, or clear "
+                "the since setting."
+            )
     window = labelled[labelled["snapshot_date"].isin(chosen)]
     return window.sort_values(["snapshot_date", "customer_id"]).reset_index(drop=True)
 
 
 def build_training_set(
-    features: pd.DataFrame, window_days: int, test_fraction: float
+    features: pd.DataFrame, window_days: int, test_fraction: float,
+    since: dt.date | None = None, min_rows: int = 0,
 ) -> pd.DataFrame:
     """The ``training.training_set`` table: a labelled window plus the split column."""
-    window = select_training_window(features, window_days)
+    window = select_training_window(features, window_days, since, min_rows)
     out = window[FEATURE_COLUMNS].copy()
     out[LABEL] = out[LABEL].astype("Int64")
     out["split"] = split_by_customer(out["customer_id"], test_fraction)

@@ -159,6 +159,7 @@ def plan_drift_retrains(events: list[dict], cursor: dict, policy: RetrainPolicy)
             "drifted_features": event["drifted_features"],
             "storage_id": event["storage_id"],
             "severity": severity,
+            "kind": event.get("kind", "input"),
         })
         history.append({"day": day.isoformat(), "severity": severity})
     # Only what the budget window can still need is kept in the cursor.
@@ -229,12 +230,28 @@ def read_drift_events(instance, after_storage_id: int, limit: int = 200) -> list
                 value = metadata.get(features_key)
                 features = list(value.value) if value is not None else []
             events.append({
+                "kind": "input" if features_key else "performance",
                 "storage_id": record.storage_id,
                 "partition": materialization.partition if materialization else None,
                 "dataset_drift": is_drift,
                 "drifted_features": features,
             })
     return sorted(events, key=lambda e: e["storage_id"])
+
+
+def retrain_run_config(request: dict) -> dict:
+    """Run config of the retrain a drift event requests.
+
+    After performance drift the relation between inputs and churn has changed, so days before
+    the event teach the old relation: the training window starts at the event's day
+    (``training_set`` config ``since``). After input drift the relation still holds, so the
+    usual window of recent days is kept (it also holds the shifted days, and the reference
+    profile built from it moves with them).
+    """
+    if request.get("kind") != "performance":
+        return {}
+    since = str(request["partition"])[:10]
+    return {"ops": {"training__training_set": {"config": {"since": since}}}}
 
 
 def build_drift_sensor(job: JobDefinition | Any):
@@ -260,8 +277,10 @@ def build_drift_sensor(job: JobDefinition | Any):
         runs = [
             RunRequest(
                 run_key=req["run_key"],
+                run_config=retrain_run_config(req),
                 tags={
                     "ml_assets/trigger": "drift",
+                    "ml_assets/drift_kind": req["kind"],
                     "ml_assets/drift_partition": str(req["partition"]),
                     "ml_assets/drifted_features": ",".join(req["drifted_features"])[:200],
                     "ml_assets/drift_event_storage_id": str(req["storage_id"]),

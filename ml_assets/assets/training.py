@@ -1,5 +1,6 @@
 """training/training_set and training/churn_model."""
 
+import datetime as dt
 import hashlib
 import json
 import warnings
@@ -39,6 +40,18 @@ class TrainingSetConfig(Config):
     window_days: int = Field(default=30, ge=1, description="Most recent labelled days to train on.")
     test_fraction: float = Field(
         default=0.2, gt=0, lt=1, description="Share of customers (by id hash) held out for test."
+    )
+    since: str | None = Field(
+        default=None,
+        description="First snapshot date (YYYY-MM-DD) the window may hold; earlier days are "
+        "left out. drift_sensor sets it to the day of a performance-drift event (the relation "
+        "between inputs and churn changed), so the retrain learns the new relation only.",
+    )
+    min_rows: int = Field(
+        default=1000, ge=0,
+        description="With since: when the days from since on hold fewer labelled rows than "
+        "this, the most recent earlier days of the window are added until they do (1,000 rows "
+        "give the gate about 200 test rows, its minimum).",
     )
 
 
@@ -91,7 +104,8 @@ def data_version(frame: pd.DataFrame) -> str:
     owners=OWNERS,
     code_version=CODE_VERSION,
     description=(
-        "The most recent labelled days of features (window_days, default 30) with a "
+        "The most recent labelled days of features (window_days, default 30; only those from "
+        "`since` on when a performance-drift retrain sets it) with a "
         "deterministic train/test split by customer id hash: every snapshot of a customer "
         "falls on the same side."
     ),
@@ -110,8 +124,10 @@ def training_set(
         """,
         [config.window_days],
     )
+    since = _since_date(config.since)
     result = TrainingSet.validate(
-        build_training_set(features, config.window_days, config.test_fraction)
+        build_training_set(features, config.window_days, config.test_fraction, since,
+                           config.min_rows)
     )
     version = data_version(result)
     # The content hash is also Dagster's data version: the UI shows it, and the model's
@@ -119,10 +135,10 @@ def training_set(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BetaWarning)  # data_version= is marked beta
         return Output(result, data_version=DataVersion(version), metadata=_training_set_metadata(
-            result, version))
+            result, version, config.since))
 
 
-def _training_set_metadata(result: pd.DataFrame, version: str) -> dict:
+def _training_set_metadata(result: pd.DataFrame, version: str, since: str | None) -> dict:
     days = result["snapshot_date"]
     return {
         "window_start": str(days.min().date()),
@@ -133,8 +149,19 @@ def _training_set_metadata(result: pd.DataFrame, version: str) -> dict:
         "test_rows": int((result["split"] == "test").sum()),
         "churn_rate": float(result["churned"].mean()),
         "data_version": version,
+        "since": since or "",
         **materialization_schema(TrainingSet),
     }
+
+
+def _since_date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError as exc:
+        raise ValueError(f"training_set config since={value!r} is not a date; use YYYY-MM-DD "
+                         "or leave it empty.") from exc
 
 
 @asset(
