@@ -138,6 +138,9 @@ def decide_promotion(
 ) -> GateDecision:
     """Floors, then non-inferiority on the same rows, then no significantly worse segment.
 
+    A challenger below the floors may still replace a champion it is significantly better
+    than (lower bound of the paired AUC difference above zero).
+
     ``challenger`` holds overall metrics (``auc``, ``brier``). With a champion, the
     challenger is promoted only if the lower confidence bound of the paired AUC difference
     is above ``-auc_margin`` and no segment is significantly worse after Holm's correction.
@@ -178,6 +181,16 @@ def decide_promotion(
         reasons.append("no paired comparison with the champion: not promoted (fail closed)")
         return decision
     level = f"{rules.confidence:.0%}"
+    if not ok and comparison.ci_low > 0:
+        # The floors keep a weak first model out. Once a champion serves, refusing a model
+        # that is significantly better than it keeps the worse one in place (after concept
+        # drift, say, when both fall below the floor): the comparison decides instead.
+        ok = True
+        reasons.append(
+            f"below the floors, but significantly better than champion v{champion_version}: "
+            f"{level} lower bound of the AUC difference {comparison.ci_low:+.4f} > 0, so the "
+            "floors do not block replacing it"
+        )
     if comparison.ci_low <= -rules.auc_margin:
         ok = False
         reasons.append(

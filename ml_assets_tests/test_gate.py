@@ -72,6 +72,28 @@ def test_same_version_is_not_promoted_again():
     assert not decision.promote and "already the champion" in text(decision)
 
 
+@pytest.mark.parametrize(("low", "promoted"), [(0.02, True), (0.0, False), (-0.005, False)])
+def test_floors_block_a_replacement_unless_it_is_significantly_better(low, promoted):
+    weak = {"auc": 0.68, "brier": 0.15}
+    decision = decide_promotion(2, weak, 1, 1000, 150, RULES, comparison(0.05, low))
+    assert decision.promote is promoted, decision.reasons
+    assert "below the floor" in text(decision)
+    assert ("significantly better than champion v1" in text(decision)) is promoted
+
+
+def test_floors_still_refuse_a_weak_first_model_whatever_else():
+    weak = {"auc": 0.68, "brier": 0.15}
+    assert not decide_promotion(1, weak, None, 1000, 150, RULES, comparison(0.05, 0.02)).promote
+
+
+def test_a_significantly_better_replacement_below_the_floor_still_needs_its_segments():
+    weak = {"auc": 0.68, "brier": 0.15}
+    segments = [{"segment_column": "plan", "segment_value": "premium", "skipped": False,
+                 "worse": True}]
+    decision = decide_promotion(2, weak, 1, 1000, 150, RULES, comparison(0.05, 0.02), segments)
+    assert not decision.promote and decision.worse_segments == ["plan=premium"]
+
+
 def test_lower_bound_against_the_margin():
     inside = decide_promotion(2, GOOD, 1, 1000, 150, RULES, comparison(0.0, -0.0099))
     outside = decide_promotion(2, GOOD, 1, 1000, 150, RULES, comparison(0.0, -0.0101))
