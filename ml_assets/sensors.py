@@ -143,7 +143,13 @@ def plan_drift_retrains(events: list[dict], cursor: dict, policy: RetrainPolicy)
         previous = history[-1] if history else None
         if previous is not None:
             gap = (day - dt.date.fromisoformat(previous["day"])).days
-            if 0 <= gap < policy.cooldown_days and severity <= previous["severity"]:
+            if gap < 0:
+                # A day older than the one that caused the last retrain (a backfill, or range
+                # chunks finishing out of order): that retrain already saw newer data.
+                notes.append(f"{day}: drift on a day before {previous['day']}, whose retrain "
+                             "already learnt from newer data: no retrain")
+                continue
+            if gap < policy.cooldown_days and severity <= previous["severity"]:
                 notes.append(f"{day}: drift within the {policy.cooldown_days}-day cooldown of "
                              f"the retrain for {previous['day']}, not more severe: no retrain")
                 continue

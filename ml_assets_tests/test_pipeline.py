@@ -155,6 +155,42 @@ def test_drifted_day_is_flagged_and_scored_by_champion(trained):
     np.testing.assert_allclose(stored["churn_probability"], direct[stored.index], rtol=0, atol=0)
 
 
+def test_a_range_run_carries_each_days_own_drift_decision(trained):
+    """drift_sensor reads per-day metadata: a range run must not mark calm days as drifted."""
+    project, instance, _ = trained
+    write_days(project / "landing", 2, first=12, scenario="covariate", drift_start=day(13),
+               drift_columns=("monthly_charges",), drift_magnitude=1.0)
+    result = run(DAILY, instance, days=(day(10), day(13)))
+    drift, performance = {}, {}
+    for event in result.get_asset_materialization_events():
+        meta = {k: v.value for k, v in event.materialization.metadata.items()}
+        if event.asset_key == AssetKey(["monitoring", "drift_report"]):
+            drift[event.materialization.partition] = meta
+        elif event.asset_key == AssetKey(["scoring", "churn_predictions"]):
+            performance[event.materialization.partition] = meta
+    keys = [day(i).isoformat() for i in range(10, 14)]
+    assert sorted(drift) == keys and sorted(performance) == keys
+    # The stored report says which days drifted; each day's metadata must say the same.
+    stored = query("select snapshot_date, bool_or(drifted) as drifted, "
+                   "coalesce(list(feature order by feature) filter (where drifted), []) as features "
+                   "from monitoring.drift_report group by 1")
+    by_day = {r.snapshot_date.date().isoformat(): r for r in stored.itertuples()}
+    for key in keys:
+        assert drift[key]["dataset_drift"] == bool(by_day[key].drifted), key
+        assert drift[key]["drifted_features"] == list(by_day[key].features), key
+    assert drift[day(13).isoformat()]["dataset_drift"] is True
+    assert not any(drift[k]["dataset_drift"] for k in keys[:3])
+    # Realised AUC per day, against sklearn on that day's stored predictions and labels.
+    scored = query("select p.snapshot_date, p.churn_probability, f.churned "
+                   "from scoring.churn_predictions p join features.customer_features f "
+                   "using (customer_id, snapshot_date) where f.churned is not null")
+    for key in keys:
+        rows = scored[scored["snapshot_date"].dt.date.astype(str) == key]
+        assert performance[key]["labelled_rows"] == len(rows)
+        assert performance[key]["realised_auc"] == pytest.approx(
+            roc_auc_score(rows["churned"].astype(int), rows["churn_probability"]), abs=1e-9)
+
+
 def test_retrain_gate_promotes_equal_and_refuses_below_floor(trained):
     project, instance, _ = trained
     window = WINDOW

@@ -118,6 +118,24 @@ def test_retrain_budget_caps_requests():
     assert len(plan_drift_retrains(after_window, plan.cursor, policy).requests) == 1
 
 
+def test_drift_on_a_day_before_the_last_retrain_never_retrains():
+    # Backfill chunks finish out of order: older drifted days arrive after a retrain for a
+    # newer day. Even more severe, they do not retrain again (and do not use the budget).
+    policy = RetrainPolicy(cooldown_days=7, budget=4, budget_window_days=30)
+    first = [{"storage_id": 1, "partition": "2025-02-10", "dataset_drift": True,
+              "drifted_features": ["x"]}]
+    plan = plan_drift_retrains(first, {}, policy)
+    assert len(plan.requests) == 1
+    older = [{"storage_id": 2 + i, "partition": f"2025-01-{10 + i:02d}", "dataset_drift": True,
+              "drifted_features": ["x", "y", "z"]} for i in range(3)]
+    later = plan_drift_retrains(older, plan.cursor, policy)
+    assert later.requests == [] and sum("newer data" in n for n in later.notes) == 3
+    # A newer drifted day past the cooldown still retrains.
+    newer = [{"storage_id": 9, "partition": "2025-02-20", "dataset_drift": True,
+              "drifted_features": ["x"]}]
+    assert len(plan_drift_retrains(newer, later.cursor, policy).requests) == 1
+
+
 def test_landing_sensor_requests_each_new_file_once(project, instance):
     landing = project / "landing"
     write_days(landing, 3, rows=50)

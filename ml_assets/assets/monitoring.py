@@ -114,14 +114,19 @@ def drift_report(
     # Lists to arrays once, not once per day of a partition range.
     profile = prepare_profile(registry.load_profile(mlflow.tracking_uri, champion))
     rules = DriftRules(**config.model_dump())
-    reports, drifted, reasons, dataset_drift = [], set(), [], False
+    reports, reasons = [], []
     undecided = []
     for day, rows in customer_features.groupby("snapshot_date", sort=True):
         outcome = compute_drift(rows, profile, day, rules)
         reports.append(outcome.report)
-        dataset_drift |= outcome.dataset_drift
-        if outcome.dataset_drift:
-            drifted.update(outcome.drifted_features)
+        # A range run writes one materialization per day: each carries its own day's
+        # decision, so drift_sensor never sees a calm day as drifted because of its range.
+        drifted = sorted(outcome.drifted_features) if outcome.dataset_drift else []
+        context.add_asset_metadata({
+            "dataset_drift": outcome.dataset_drift,
+            "drifted_features": drifted,
+            "drifted_feature_count": len(drifted),
+        }, partition_key=str(pd.Timestamp(day).date()))
         if not outcome.decided:
             undecided.append(str(pd.Timestamp(day).date()))
         reasons.extend(f"{pd.Timestamp(day).date()}: {r}" for r in outcome.reasons)
@@ -132,13 +137,10 @@ def drift_report(
     yield Output(
         report,
         metadata={
-            "dataset_drift": dataset_drift,
-            "drifted_features": sorted(drifted),
             "reference_model_version": champion.version,
             "max_psi": _finite(report["psi"].max()),
             "max_effect_size": _finite(report["effect_size"].max()),
             "min_p_value_adjusted": _finite(report["p_value_adjusted"].min()),
-            "drifted_feature_count": len(drifted),
             "days_without_decision": undecided,
             "reasons": MetadataValue.md("\n".join(f"- {r}" for r in reasons)),
             "top_features": MetadataValue.md(
