@@ -26,6 +26,10 @@ SCHEMA = "lineage"
 MODEL_TABLE = "model_lineage"
 PREDICTION_VIEW = "prediction_lineage"
 EVALUATION_ARTIFACT_FOLDER = "evaluation"
+# Before the first lineage row exists, a prediction still shows its model version.
+PREDICTIONS_ONLY_SQL = (
+    "select customer_id, snapshot_date, churn_probability, predicted_churn, threshold, "
+    "model_version from scoring.churn_predictions p")
 
 # Explicit types: the first row has no drift event, and a column of Nones says nothing of type.
 MODEL_TABLE_DDL = f"""
@@ -216,11 +220,9 @@ def _lookup(con: duckdb.DuckDBPyConnection, path: Path, customer_id: str,
             "champion (retrain_job) and ingest a day, e.g. with `make run`."
         )
     has_lineage = warehouse.table_exists(con, SCHEMA, MODEL_TABLE)
-    sql = PREDICTION_LINEAGE_SQL if has_lineage else (
-        "select customer_id, snapshot_date, churn_probability, predicted_churn, threshold, "
-        "model_version from scoring.churn_predictions p")
     found = con.execute(
-        f"select * from ({sql}) where customer_id = ? and cast(snapshot_date as date) = ?",
+        f"select * from ({PREDICTION_LINEAGE_SQL if has_lineage else PREDICTIONS_ONLY_SQL}) "
+        "where customer_id = ? and cast(snapshot_date as date) = ?",
         [customer_id, day],
     ).df()
     if found.empty:

@@ -24,7 +24,9 @@ Result = tuple[bool, dict[str, Any]]
 def _where(days: DayRange | None, column: str = "snapshot_date") -> tuple[str, list[Any]]:
     if days is None:
         return "", []
-    return f" where cast({column} as date) between ? and ?", [days[0], days[1]]
+    # Only placeholders and a checked name: callers may splice the clause into their SQL.
+    return (f" where cast({warehouse.check_identifier(column)} as date) between ? and ?",
+            [days[0], days[1]])
 
 
 def latest_day(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dt.date | None:

@@ -171,8 +171,8 @@ def test_a_range_run_carries_each_days_own_drift_decision(trained):
     keys = [day(i).isoformat() for i in range(10, 14)]
     assert sorted(drift) == keys and sorted(performance) == keys
     # The stored report says which days drifted; each day's metadata must say the same.
-    stored = query("select snapshot_date, bool_or(drifted) as drifted, "
-                   "coalesce(list(feature order by feature) filter (where drifted), []) as features "
+    stored = query("select snapshot_date, bool_or(drifted) as drifted, coalesce(list(feature "
+                   "order by feature) filter (where drifted), []) as features "
                    "from monitoring.drift_report group by 1")
     by_day = {r.snapshot_date.date().isoformat(): r for r in stored.itertuples()}
     for key in keys:
