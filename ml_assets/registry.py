@@ -277,9 +277,11 @@ def promote(tracking_uri: str, version: int, tags: dict[str, str]) -> None:
         client.set_registered_model_alias(
             REGISTERED_MODEL_NAME, PREVIOUS_CHAMPION_ALIAS, str(current.version)
         )
+    client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, str(version))
+    # The decision's tags only once it took effect: a kill before the alias moved must not
+    # leave a version tagged "promoted" that never became champion.
     for key, value in tags.items():
         client.set_model_version_tag(REGISTERED_MODEL_NAME, str(version), key, value)
-    client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, str(version))
 
 
 @_store_errors
