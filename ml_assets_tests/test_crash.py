@@ -240,6 +240,11 @@ def test_sigkill_during_mlflow_logging_and_promotion_keeps_the_champion(project,
     kill_retrain_at("champion_alias", tmp_path)
     assert registry.latest_version(uri).version == 3
     assert_champion_is_first()
+    # ... and version 3 carries no evidence of a promotion that never happened.
+    from mlflow import MlflowClient
+
+    tags = MlflowClient(uri).get_model_version(settings.REGISTERED_MODEL_NAME, "3").tags
+    assert tags.get("gate_decision") != "promoted", tags
 
     # 3. A rerun completes: a new complete version becomes champion and loads.
     result = materialize(ALL_ASSETS, selection=RETRAIN, resources=build_resources(),
