@@ -38,7 +38,16 @@ def project(tmp_path, monkeypatch, mlflow_template) -> Path:
     shutil.copyfile(mlflow_template, data / "mlflow" / "mlflow.db")
     monkeypatch.setenv("ML_ASSETS_DATA_DIR", str(data))
     monkeypatch.setenv("ML_ASSETS_DUCKDB_PATH", str(data / "warehouse.duckdb"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{data / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{data / 'mlflow' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # mlflow.set_tracking_uri/set_registry_uri (called by in-process runs) write module
+    # globals and environment variables that outlive a test: an earlier test's registry
+    # would otherwise answer for a client (or a subprocess) built with this test's URI.
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     monkeypatch.setenv("ML_ASSETS_MLFLOW_ARTIFACTS", str(data / "mlflow" / "artifacts"))
     return data
 
