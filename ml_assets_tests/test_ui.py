@@ -27,19 +27,10 @@ import pytest
 
 from ml_assets import settings
 from ml_assets_tests.small_lifecycle import served_lifecycle  # noqa: F401
+from ml_assets_tests.test_definitions import CONTRACT_EDGES
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-CONTRACT_EDGES = {
-    ("raw/customer_snapshots", "features/customer_features"),
-    ("features/customer_features", "training/training_set"),
-    ("training/training_set", "training/churn_model"),
-    ("training/churn_model", "evaluation/evaluation_report"),
-    ("evaluation/evaluation_report", "registry/champion_model"),
-    ("features/customer_features", "monitoring/drift_report"),
-    ("features/customer_features", "scoring/churn_predictions"),
-    ("registry/champion_model", "scoring/churn_predictions"),
-}
 CONTRACT_ASSETS = {key for edge in CONTRACT_EDGES for key in edge}
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run"]
