@@ -5,13 +5,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/data/mlflow/mlflow.db)
 UI_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 SERVE_PORT ?= 5001
 
-.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback drift-eval generate clean
+.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback drift-eval generate clean bench-deps bench
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
@@ -21,6 +22,7 @@ help:
 	@echo "make serve      REST scoring of raw rows by the champion on http://127.0.0.1:$(SERVE_PORT)"
 	@echo "make rollback   make the previous champion the champion again"
 	@echo "make drift-eval drift detection against ground truth (bench/drift_eval.py, about 6 min)"
+	@echo "make bench      the benchmark table (bench/run.py, under 15 min); writes bench/results.json"
 	@echo "make generate   regenerate the committed sample in data/landing"
 	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
 
@@ -33,6 +35,13 @@ $(STAMP): setup.py pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# Optional extras for benchmarks (Evidently, compared against in bench/).
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	@touch $(BENCH_STAMP)
+
+bench-deps: $(BENCH_STAMP)
 
 instance:
 	@mkdir -p "$(DAGSTER_HOME)"
@@ -69,6 +78,9 @@ rollback: venv
 
 drift-eval: venv
 	$(BIN)/python -m bench.drift_eval
+
+bench: bench-deps
+	$(BIN)/python -m bench.run
 
 generate: venv
 	$(BIN)/ml-assets generate --start 2025-01-01 --days 60 --rows-per-day 1000 --seed 42 \
