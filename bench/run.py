@@ -8,8 +8,7 @@ does not grow with history; training uses the 4 most recent days (100,000 rows, 
 same at every size. Each lifecycle and each probe runs in its own process; peak memory is
 that process's (and its children's) maximum resident set from ``wait4``.
 
-Writes ``bench/results.json`` and prints the table. ``--quick`` runs small sizes only, to
-check the harness.
+Writes ``bench/results.json`` and prints the table; ``--sizes``/``--skip`` run a part.
 """
 
 from __future__ import annotations
@@ -25,18 +24,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out"
+from bench.data import OUT, ROOT, ROWS_PER_DAY, START
+
 RESULTS = ROOT / "bench" / "results.json"
 PY = sys.executable
-START = dt.date(2025, 1, 1)
-ROWS_PER_DAY = 25_000
 SIZES = {"100k": 4, "1M": 40, "10M": 400}
 CHUNK_DAYS = 40
 WINDOW_DAYS = 4
-SEED = 11
-DRIFT_ROWS = 1_000_000
-DRIFT_REFERENCE_ROWS = 100_000
 # Environment a run must not inherit (the Makefile exports the project's DAGSTER_HOME).
 PRIVATE_ENV = ("DAGSTER_HOME", "MLFLOW_TRACKING_URI", "ML_ASSETS_DUCKDB_PATH",
                "ML_ASSETS_MLFLOW_ARTIFACTS", "ML_ASSETS_DATA_DIR")
@@ -84,54 +78,6 @@ def workspace(name: str, days: int) -> tuple[Path, dict[str, str]]:
     return work, env
 
 
-# --------------------------------------------------------------------------- data
-
-
-def landing_data(days: int) -> dict:
-    """Generate the landing days once (cached in bench/out/data while the settings match)."""
-    from ml_assets.generator import GeneratorConfig, generate
-
-    data = OUT / "data"
-    stamp = data / "stamp.json"
-    wanted = {"start": START.isoformat(), "days": days, "rows_per_day": ROWS_PER_DAY,
-              "seed": SEED, "scenario": "none", "format": "parquet"}
-    if stamp.exists():
-        have = json.loads(stamp.read_text())
-        if {**have["config"], "days": days} == wanted and have["config"]["days"] >= days:
-            return have["summary"]
-    shutil.rmtree(data, ignore_errors=True)
-    config = GeneratorConfig(start=START, days=days, rows_per_day=ROWS_PER_DAY, seed=SEED)
-    summary = generate(config, data / "landing", data / "truth", fmt="parquet", progress=None)
-    summary = {k: summary[k] for k in ("rows", "oracle_auc", "churn_rate", "seconds")}
-    stamp.write_text(json.dumps({"config": wanted, "summary": summary}))
-    return summary
-
-
-def drift_data() -> Path:
-    """One day of 1,000,000 feature rows and its reference (100,000 rows of another day)."""
-    from ml_assets.drift import build_reference_profile
-    from ml_assets.features import build_customer_features
-    from ml_assets.generator import GeneratorConfig, generate_day
-
-    folder = OUT / "drift_data"
-    stamp = folder / "stamp.json"
-    wanted = {"rows": DRIFT_ROWS, "reference_rows": DRIFT_REFERENCE_ROWS, "seed": SEED}
-    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    config = GeneratorConfig(start=START, rows_per_day=DRIFT_ROWS, seed=SEED)
-    reference_day, _ = generate_day(config, START)
-    step = DRIFT_ROWS // DRIFT_REFERENCE_ROWS
-    reference = build_customer_features(reference_day.iloc[::step].reset_index(drop=True))
-    current = build_customer_features(generate_day(config, START + dt.timedelta(days=1))[0])
-    reference.to_parquet(folder / "reference.parquet")
-    current.to_parquet(folder / "current.parquet")
-    profile = build_reference_profile(reference, model_version=1)
-    (folder / "profile.json").write_text(json.dumps(profile))
-    stamp.write_text(json.dumps(wanted))
-    return folder
-
-
 # --------------------------------------------------------------------------- pieces
 
 
@@ -145,54 +91,6 @@ def lifecycle(size: str, mode: str) -> dict:
     result = measure(cmd, env, OUT / "logs" / f"lifecycle_{size}_{mode}.log")
     say(f"  {result['wall_s']:.1f} s, peak {result['peak_mb']:.0f} MB")
     return {**result, "rows": days * ROWS_PER_DAY, "work": str(work)}
-
-
-def model_quality(work: Path) -> dict:
-    import duckdb
-    import pandas as pd
-
-    from ml_assets.evaluation import roc_auc
-
-    con = duckdb.connect(str(work / "warehouse.duckdb"), read_only=True)
-    try:
-        champion_auc = con.execute(
-            "select value from evaluation.evaluation_report where role = 'challenger' "
-            "and segment_column = 'overall' and metric = 'auc'").fetchone()[0]
-        test = con.execute("select customer_id, snapshot_date, churned from "
-                           "training.training_set where split = 'test'").df()
-    finally:
-        con.close()
-    truth = pd.read_parquet(OUT / "data" / "truth" / "truth.parquet")
-    truth["snapshot_date"] = pd.to_datetime(truth["snapshot_date"])
-    test["snapshot_date"] = pd.to_datetime(test["snapshot_date"])
-    joined = test.merge(truth, on=["customer_id", "snapshot_date"], how="inner")
-    y = joined["churned"].astype(int).to_numpy()
-    oracle = roc_auc(y, joined["p_true"].to_numpy())
-    return {"champion_auc": float(champion_auc), "oracle_auc": float(oracle),
-            "observed_oracle_auc": roc_auc(y, observed_logit(joined)),
-            "test_rows": len(test), "joined_rows": len(joined)}
-
-
-def observed_logit(features):
-    """The generator's churn logit without its unobserved (latent) term.
-
-    The oracle AUC ranks by the true probability, which includes a latent customer trait
-    that no landing column carries; this ranks by the part a model can see directly.
-    """
-    import numpy as np
-
-    from ml_assets import generator
-
-    x = {c: features[c].to_numpy() for c in (
-        "tenure_days", "support_calls_30d", "monthly_charges", "days_since_last_login",
-        "logins_30d", "auto_renew")}
-    for col, names in (("contract", generator.CONTRACTS),
-                       ("payment_method", generator.PAYMENT_METHODS)):
-        x[col] = features[col].map({n: i for i, n in enumerate(names)}).to_numpy()
-    x["dissatisfaction"] = np.zeros(len(features))
-    terms = generator._logit_terms(x)
-    terms.pop("latent")
-    return sum(terms.values())
 
 
 def single_asset(work: Path, env: dict[str, str], repeats: int) -> dict:
@@ -316,33 +214,33 @@ def print_table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes only (harness check)")
-    parser.add_argument("--skip", default="", help="comma list: lifecycle,10M,single,load,"
-                        "sensors,drift")
+    parser.add_argument("--sizes", default="100k,1M,10M",
+                        help="lifecycle sizes (10M runs through Dagster only)")
+    parser.add_argument("--skip", default="", help="comma list of: single,load,sensors,drift")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
+    sizes = [s for s in SIZES if s in args.sizes.split(",")]
     began = time.perf_counter()
-    sizes = ["100k"] if args.quick else ["100k", "1M"]
     r: dict = {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                "machine": {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()},
                "settings": {"rows_per_day": ROWS_PER_DAY, "sizes_days": SIZES,
                             "chunk_days": CHUNK_DAYS, "window_days": WINDOW_DAYS,
                             "search": False, "landing_format": "parquet"},
                "lifecycle": {}}
-    days_needed = SIZES["100k" if args.quick else ("1M" if "10M" in skip else "10M")]
-    say(f"landing data: {days_needed} days x {ROWS_PER_DAY:,} rows (cached after the first run)")
-    r["data"] = landing_data(days_needed)
-    if "lifecycle" not in skip:
-        for size in sizes:
-            for mode in ("bare", "dagster"):
-                r["lifecycle"][f"{size}_{mode}"] = lifecycle(size, mode)
-        main_size = sizes[-1]
-        r["model_quality"] = model_quality(Path(r["lifecycle"][f"{main_size}_dagster"]["work"]))
-        if not args.quick and "10M" not in skip:
-            r["lifecycle"]["10M_dagster"] = lifecycle("10M", "dagster")
-        history = "10M_dagster" if "10M_dagster" in r["lifecycle"] else f"{main_size}_dagster"
+    days_needed = max(SIZES[s] for s in sizes) if sizes else 0
+    if days_needed:
+        say(f"landing data: {days_needed} days x {ROWS_PER_DAY:,} rows (cached)")
+        r["data"] = measure([PY, "-m", "bench.data", "landing", str(days_needed)])
+    for size in sizes:
+        for mode in ("bare", "dagster") if size != "10M" else ("dagster",):
+            r["lifecycle"][f"{size}_{mode}"] = lifecycle(size, mode)
+        if size == "1M" or (size == sizes[-1] and "model_quality" not in r):
+            r["model_quality"] = measure([PY, "-m", "bench.data", "quality",
+                                          r["lifecycle"][f"{size}_dagster"]["work"]])
+    if sizes:
+        history = f"{sizes[-1]}_dagster"
         work = Path(r["lifecycle"][history]["work"])
-        env = {**workspace_env(work)}
+        env = workspace_env(work)
         if "sensors" not in skip:
             say("sensor ticks")
             r["sensors"] = measure([PY, "-m", "bench.probes", "sensor-ticks"], env)
@@ -353,8 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     if "load" not in skip:
         say("code location load time")
         r["load_time"] = load_time(repeats=5)
-    if "drift" not in skip and not args.quick:
-        r["drift"] = drift_speed(drift_data())
+    if "drift" not in skip:
+        say("drift data: one day of 1,000,000 rows and a 100,000-row reference")
+        r["drift"] = drift_speed(Path(measure([PY, "-m", "bench.data", "drift"])["folder"]))
     r["rows"] = table(r)
     r["machine"]["load_at_end"] = os.getloadavg()
     r["total_s"] = time.perf_counter() - began
