@@ -160,12 +160,14 @@ def drift(method: str, folder: str, repeats: int = 3) -> dict:
             return _scipy_drift(current, profile)
 
     before = _peak_mb()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         run()
         times.append(time.perf_counter() - t)
-    return {"method": method, "seconds": min(times), "rows": len(current),
+        cpu.append(time.process_time() - c)
+    return {"method": method, "seconds": min(times), "cpu_seconds": min(cpu),
+            "rows": len(current),
             "peak_mb": _peak_mb(), "peak_above_data_mb": _peak_mb() - before}
 
 
