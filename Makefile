@@ -15,7 +15,7 @@ MLFLOW_PORT ?= 5000
 MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 5001
 
-.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback drift-eval bench-deps generate clean
+.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback drift-eval generate clean bench-deps bench
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
@@ -27,6 +27,7 @@ help:
 	@echo "make drift-eval drift detection against ground truth, ours and Evidently (bench/drift_eval.py,"
 	@echo "                about 5 min of CPU; EVIDENTLY=full adds Evidently at 100k rows/day, ~30 min)"
 	@echo "make bench-deps install the optional bench extra (Evidently) into .venv"
+	@echo "make bench      the benchmark table (bench/run.py, about 15 min); writes bench/results.json"
 	@echo "make generate   regenerate the committed sample in data/landing"
 	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
 
@@ -86,6 +87,9 @@ rollback: venv
 EVIDENTLY ?= quick
 drift-eval: bench-deps
 	$(BIN)/python -m bench.drift_eval --evidently $(EVIDENTLY)
+
+bench: bench-deps
+	$(BIN)/python -m bench.run
 
 generate: venv
 	$(BIN)/ml-assets generate --start 2025-01-01 --days 60 --rows-per-day 1000 --seed 42 \

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_assets.resampling import bootstrap_weights, weighted_auc
+from ml_assets.resampling import bootstrap_auc, weighted_auc
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def performance_drift(y: np.ndarray, p: np.ndarray, baseline_auc: float | None,
         return {**out, "reason": f"too few labelled rows to decide ({len(y)} rows, "
                                  f"{positives} positives)"}
     realised = float(weighted_auc(y, p, np.ones((1, len(y))))[0])
-    boot = weighted_auc(y, p, bootstrap_weights(len(y), rules.n_resamples, rules.seed))
+    boot = bootstrap_auc(y, p, rules.n_resamples, rules.seed)
     boot = boot[~np.isnan(boot)]
     floor = baseline_auc - rules.margin
     p_value = float((np.sum(boot >= floor) + 1) / (len(boot) + 1))

@@ -18,9 +18,46 @@ def bootstrap_weights(n_rows: int, n_resamples: int, seed: int) -> np.ndarray:
     """Row counts of ``n_resamples`` bootstrap resamples of ``n_rows`` rows (float matrix)."""
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_rows, size=(n_resamples, n_rows))
-    counts = np.zeros((n_resamples, n_rows), dtype=np.float64)
-    np.add.at(counts, (np.arange(n_resamples)[:, None], draws), 1.0)
-    return counts
+    # One bincount over (resample, row) cells: the same counts as np.add.at, several times
+    # faster.
+    cells = (np.arange(n_resamples)[:, None] * n_rows + draws).ravel()
+    counts = np.bincount(cells, minlength=n_resamples * n_rows)
+    return counts.reshape(n_resamples, n_rows).astype(np.float64)
+
+
+# Cells (resamples x rows) drawn at once by :func:`bootstrap_auc`: bounds its memory.
+_BATCH_CELLS = 1 << 22
+
+
+def bootstrap_auc(y: np.ndarray, p: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """``weighted_auc(y, p, bootstrap_weights(len(y), n_resamples, seed))``, in O(rows) memory.
+
+    The same random draws (taken from the generator in batches of resamples, which yields
+    the same stream), but never the dense weight matrix: each draw is mapped to its score
+    group and label, and one ``bincount`` per resample gives its negatives and positives per
+    group. All counts are integers, so the result equals the dense version bit for bit; at
+    a million rows it needs megabytes instead of gigabytes, and is several times faster.
+    """
+    n = len(y)
+    order = np.argsort(p, kind="mergesort")
+    p_sorted, y_sorted = p[order], y[order].astype(bool)
+    new_group = np.r_[True, p_sorted[1:] != p_sorted[:-1]]
+    groups = int(new_group.sum())
+    code = np.empty(n, dtype=np.intp)
+    code[order] = 2 * (np.cumsum(new_group) - 1) + y_sorted
+    rng = np.random.default_rng(seed)
+    per_batch = max(1, _BATCH_CELLS // max(n, 1))
+    numerator, denominator = np.empty(n_resamples), np.empty(n_resamples)
+    i = 0
+    for start in range(0, n_resamples, per_batch):
+        for draws in rng.integers(0, n, size=(min(per_batch, n_resamples - start), n)):
+            counts = np.bincount(code[draws], minlength=2 * groups)
+            neg, pos = counts[0::2], counts[1::2]
+            # Twice the numerator of weighted_auc, in integers: exact, then halved.
+            numerator[i] = np.dot(pos, 2 * (np.cumsum(neg) - neg) + neg) / 2.0
+            denominator[i] = float(pos.sum() * neg.sum())
+            i += 1
+    return _safe_divide(numerator, denominator)
 
 
 def _safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -79,3 +79,28 @@ def test_top_decile_capture_and_lift():
 def test_single_class_gives_nan_auc():
     y = np.zeros(10, dtype=int)
     assert np.isnan(rs.weighted_auc(y, np.linspace(0, 1, 10), np.ones((1, 10)))[0])
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 57, 3001])
+def test_bootstrap_auc_equals_the_dense_weight_matrix_and_sklearn(n_rows, monkeypatch):
+    # Small batches, so the draws are taken in several pieces from the generator.
+    monkeypatch.setattr(rs, "_BATCH_CELLS", 1000)
+    rng = np.random.default_rng(n_rows)
+    y = (rng.random(n_rows) < 0.3).astype(int)
+    p = np.round(rng.random(n_rows), 2)  # ties between scores
+    weights = rs.bootstrap_weights(n_rows, 60, seed=9)
+    dense = rs.weighted_auc(y, p, weights)
+    np.testing.assert_array_equal(rs.bootstrap_auc(y, p, 60, seed=9), dense)
+    for row, auc in zip(weights, dense, strict=True):
+        if np.isnan(auc):
+            assert len(np.unique(y[row > 0])) < 2
+        else:
+            assert auc == pytest.approx(roc_auc_score(y, p, sample_weight=row), abs=1e-12)
+
+
+def test_bootstrap_weights_count_each_draw():
+    n_rows, n_resamples, seed = 50, 30, 4
+    draws = np.random.default_rng(seed).integers(0, n_rows, size=(n_resamples, n_rows))
+    expected = np.zeros((n_resamples, n_rows))
+    np.add.at(expected, (np.arange(n_resamples)[:, None], draws), 1.0)
+    np.testing.assert_array_equal(rs.bootstrap_weights(n_rows, n_resamples, seed), expected)

@@ -3,16 +3,20 @@
 import datetime as dt
 from typing import Any
 
+import pandas as pd
 import pandera.pandas as pa
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
+    DagsterType,
     DailyPartitionsDefinition,
     TableColumn,
     TableColumnConstraints,
     TableSchema,
+    TypeCheck,
 )
 from dagster_pandera import pandera_schema_to_dagster_type
+from pandera.engines import pandas_engine
 
 from ml_assets import settings
 
@@ -64,9 +68,41 @@ def materialization_schema(model: type[pa.DataFrameModel]) -> dict[str, Any]:
     return {"dagster/column_schema": column_schema(model)}
 
 
-def dagster_type(model: type[pa.DataFrameModel]):
-    """Dagster type that validates a frame with pandera before the IO manager writes it."""
-    return pandera_schema_to_dagster_type(model)
+def dagster_type(model: type[pa.DataFrameModel]) -> DagsterType:
+    """Dagster type that validates a frame with pandera before the IO manager writes it.
+
+    Every asset already returns ``Model.validate(...)``; validating that same frame again
+    would double pandera's cost (seconds per million rows). A frame pandera has marked as
+    validated by this schema, with exactly the schema's columns and dtypes, passes as is;
+    anything else is validated here.
+    """
+    pandera_type = pandera_schema_to_dagster_type(model)
+    schema = model.to_schema()
+
+    def type_check(context, value: object) -> TypeCheck:
+        if _validated_by(value, schema):
+            return TypeCheck(success=True, description=f"validated by {schema.name} in the asset")
+        return pandera_type.type_check(context, value)
+
+    return DagsterType(
+        type_check_fn=type_check,
+        name=pandera_type.unique_name,
+        description=pandera_type.description,
+        metadata=pandera_type.metadata,
+        typing_type=pd.DataFrame,
+    )
+
+
+def _validated_by(value: object, schema: pa.DataFrameSchema) -> bool:
+    """Whether pandera validated ``value`` against ``schema`` and its columns are unchanged."""
+    if not isinstance(value, pd.DataFrame) or value.pandera.schema is not schema:
+        return False
+    if list(value.columns) != list(schema.columns):
+        return False
+    return all(
+        column.dtype is None or column.dtype.check(pandas_engine.Engine.dtype(value[name].dtype))
+        for name, column in schema.columns.items()
+    )
 
 
 def partition_days(context: AssetExecutionContext) -> list[dt.date]:
