@@ -16,7 +16,7 @@ from ml_assets.landing import (
     find_landing_file,
     load_landing_file,
 )
-from ml_assets.schemas import CustomerSnapshot
+from ml_assets.schemas import CustomerSnapshot, Quarantine
 
 
 def load_days(
@@ -61,7 +61,7 @@ def refusal_record(error: LandingFileError, day: dt.date, run_id: str) -> pd.Dat
     if path is not None and FILE_PATTERN.fullmatch(name) and path.is_file():
         data = path.read_bytes()
         digest, size = hashlib.sha256(data).hexdigest(), len(data)
-    return pd.DataFrame({
+    return Quarantine.validate(pd.DataFrame({
         "refused_at": [pd.Timestamp.now(tz="UTC").tz_localize(None)],
         "partition_date": [pd.Timestamp(day)],
         "source_file": [name],
@@ -69,4 +69,4 @@ def refusal_record(error: LandingFileError, day: dt.date, run_id: str) -> pd.Dat
         "size_bytes": [size],
         "reason": [str(error)],
         "run_id": [run_id],
-    })
+    }))

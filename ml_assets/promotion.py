@@ -15,7 +15,7 @@ import pandas as pd
 from ml_assets import registry, settings, warehouse
 from ml_assets.gate import GateDecision
 from ml_assets.registry import ModelRef
-from ml_assets.schemas import PromotionLog
+from ml_assets.schemas import PromotionLog, RetrainLog
 
 SMOKE_TIMEOUT_S = 180
 
@@ -97,7 +97,7 @@ def append_retrain_log(database: str | Path, run_tags: dict[str, str], run_id: s
     }])
     row["champion_after"] = row["champion_after"].astype("Int64")
     with warehouse.connect(Path(database)) as con:
-        warehouse.append_rows(con, "monitoring", "retrain_log", row)
+        warehouse.append_rows(con, "monitoring", "retrain_log", RetrainLog.validate(row))
 
 
 def rollback(tracking_uri: str, database: str | Path) -> tuple[int, int]:

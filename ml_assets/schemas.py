@@ -210,6 +210,61 @@ class PromotionLog(pa.DataFrameModel):
         name = "promotion_log"
 
 
+class Quarantine(pa.DataFrameModel):
+    """``raw.quarantine``: one audit row per refused landing file (the file itself is kept)."""
+
+    refused_at: Series[pa.DateTime] = pa.Field()
+    partition_date: Series[pa.DateTime] = pa.Field()
+    source_file: Series[str] = pa.Field()
+    sha256: Series[str] = pa.Field(str_matches=r"^([0-9a-f]{64})?$")
+    size_bytes: Series[int] = pa.Field(ge=-1)  # -1: the file could not be read
+    reason: Series[str] = pa.Field(str_length={"min_value": 1})
+    run_id: Series[str] = pa.Field()
+
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
+        name = "quarantine"
+
+
+class RetrainLog(pa.DataFrameModel):
+    """``monitoring.retrain_log``: a drift event, its evidence, the retrain and the verdict."""
+
+    decided_at: Series[pa.DateTime] = pa.Field()
+    drift_partition: Series[str] = pa.Field()
+    drifted_features: Series[str] = pa.Field()
+    severity: Series[int] = pa.Field(ge=0)
+    drift_event_storage_id: Series[int] = pa.Field(ge=0)
+    dagster_run_id: Series[str] = pa.Field()
+    model_version: Series[int] = pa.Field(ge=1)
+    promoted: Series[bool] = pa.Field()
+    champion_after: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    reasons: Series[str] = pa.Field()
+
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
+        name = "retrain_log"
+
+
+class ReferenceProfileRow(pa.DataFrameModel):
+    """``monitoring.reference_profiles``: the drift reference saved with each model version."""
+
+    model_version: Series[int] = pa.Field(ge=1)
+    mlflow_run_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    created_at: Series[pa.DateTime] = pa.Field()
+    n_rows: Series[int] = pa.Field(ge=0)
+    profile: Series[str] = pa.Field(str_startswith="{")
+
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
+        name = "reference_profiles"
+
+
 class ModelLineage(pa.DataFrameModel):
     """``lineage.model_lineage``: where one model version came from, one row per version.
 

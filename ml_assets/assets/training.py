@@ -33,7 +33,7 @@ from ml_assets.features import MODEL_FEATURES, SERVING_COLUMNS, features_to_land
 from ml_assets.modelling import ModelParams, build_training_set, search_space, train_churn_model
 from ml_assets.registry import ModelRef
 from ml_assets.resources import MlflowResource, WarehouseResource
-from ml_assets.schemas import TrainingSet
+from ml_assets.schemas import ReferenceProfileRow, TrainingSet
 
 
 class TrainingSetConfig(Config):
@@ -220,13 +220,14 @@ def churn_model(
         },
     )
     # The reference profile also lives in the warehouse, beside the data it describes.
-    warehouse.append("monitoring", "reference_profiles", pd.DataFrame([{
+    profile_row = ReferenceProfileRow.validate(pd.DataFrame([{
         "model_version": ref.version,
         "mlflow_run_id": ref.run_id,
         "created_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
         "n_rows": profile["n_rows"],
         "profile": json.dumps({**profile, "model_version": ref.version}),
     }]))
+    warehouse.append("monitoring", "reference_profiles", profile_row)
     context.add_output_metadata({
         "model_version": ref.version,
         "mlflow_run_id": ref.run_id,
