@@ -34,8 +34,8 @@ RAW_KEY = AssetKey(["raw", "customer_snapshots"])
 DRIFT_KEY = AssetKey(["monitoring", "drift_report"])
 PREDICTIONS_KEY = AssetKey(["scoring", "churn_predictions"])
 # A file modified less than this long ago may still be being written: wait a tick
-# (the sensor itself reads ML_ASSETS_LANDING_SETTLE_SECONDS, default 5 s).
-SETTLE_SECONDS = 5.0
+# (the sensor reads ML_ASSETS_LANDING_SETTLE_SECONDS; this is its default).
+SETTLE_SECONDS = settings.DEFAULT_LANDING_SETTLE_SECONDS
 RETRAIN_PRIORITY = "10"
 
 
@@ -69,8 +69,8 @@ def plan_landing_runs(
     """
     requests, notes = [], []
     newest = cursor_mtime or 0.0
-    for landing_file in files:
-        mtime = landing_file.path.stat().st_mtime
+    mtimes = [landing_file.path.stat().st_mtime for landing_file in files]  # one stat a file
+    for landing_file, mtime in zip(files, mtimes, strict=True):
         if cursor_mtime is not None and mtime <= cursor_mtime:
             continue
         if now - mtime < settle_seconds:
@@ -87,8 +87,7 @@ def plan_landing_runs(
             continue
         requests.append((key, f"{landing_file.path.name}:{int(mtime * 1e6)}"))
     # Never move the cursor past a file that is still settling.
-    settling = [f.path.stat().st_mtime for f in files
-                if now - f.path.stat().st_mtime < settle_seconds]
+    settling = [mtime for mtime in mtimes if now - mtime < settle_seconds]
     if settling:
         newest = min(newest, min(settling) - 1e-6)
     return LandingPlan(requests=requests, cursor=max(newest, cursor_mtime or 0.0), notes=notes)
