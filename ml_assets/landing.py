@@ -148,19 +148,13 @@ def _check_text_shape(content: bytes, path: Path) -> None:
             f"{path.name}: binary data, not CSV text (a NUL byte at byte {nul}, line {line}). "
             "Land a UTF-8 CSV or a Parquet file."
         )
-    start = 0
-    line = 1
-    while start < len(content):
-        end = content.find(b"\n", start)
-        end = len(content) if end < 0 else end
-        if end - start > MAX_LINE_BYTES:
+    for number, length in enumerate(map(len, content.split(b"\n")), start=1):
+        if length > MAX_LINE_BYTES:
             raise LandingFileError(
-                f"{path.name}: line {line} is {end - start} bytes long, more than the "
+                f"{path.name}: line {number} is {length} bytes long, more than the "
                 f"{MAX_LINE_BYTES} bytes allowed for one row. Check the line endings and "
                 "quoting of the file."
             )
-        start = end + 1
-        line += 1
     if content and not content.endswith(b"\n"):
         last = content.count(b"\n") + 1
         raise LandingFileError(

@@ -85,11 +85,20 @@ def bound_http_retries(max_retries: int, backoff_factor: int, timeout_s: int) ->
         os.environ.setdefault(HTTP_ENV[key], str(int(value)))
 
 
+def _chain(exc: BaseException, limit: int = 10) -> list[BaseException]:
+    """An exception and its causes, outermost first (bounded: a context may loop)."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < limit:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return chain
+
+
 def _reason(exc: BaseException) -> str:
     """The innermost cause of an exception, on one line, shortened."""
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    inner = _chain(exc)[-1]
+    text = " ".join(str(inner).split()) or type(inner).__name__
     return text[:240]
 
 
@@ -99,11 +108,7 @@ def describe_store_failure(tracking_uri: str, exc: BaseException) -> str | None:
     Covers a server that does not answer, a store that cannot be written (read-only file or
     mount, missing permission) and a full disk; returns None for anything else.
     """
-    chain, seen = [], exc
-    while seen is not None and len(chain) < 10:
-        chain.append(f"{type(seen).__name__}: {seen}")
-        seen = seen.__cause__ or seen.__context__
-    text = " | ".join(chain)
+    text = " | ".join(f"{type(e).__name__}: {e}" for e in _chain(exc))
     if any(marker in text for marker in _UNREACHABLE):
         settings_ = ", ".join(f"{name}={os.environ.get(name, 'MLflow default')}"
                               for name in HTTP_ENV.values())
