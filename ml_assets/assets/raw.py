@@ -1,5 +1,6 @@
 """raw/customer_snapshots: validated landing data."""
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -82,12 +83,13 @@ def customer_snapshots(
     return snapshots
 
 
-def _failing_day(exc: LandingFileError, days: list):
+def _failing_day(exc: LandingFileError, days: list[dt.date]) -> dt.date:
+    """The day whose file was refused (a range run names it on the error), else the first."""
     return getattr(exc, "day", None) or days[0]
 
 
 def _record_refusal(context: AssetExecutionContext, warehouse: WarehouseResource,
-                    exc: LandingFileError, day) -> None:
+                    exc: LandingFileError, day: dt.date) -> None:
     """Log the refusal in raw.quarantine; a failure to log must not hide the refusal."""
     try:
         warehouse.append("raw", "quarantine", refusal_record(exc, day, context.run.run_id))
