@@ -337,6 +337,12 @@ def run_metric(tracking_uri: str, run_id: str, key: str) -> float | None:
 
 
 @_store_errors
+def run_status(tracking_uri: str, run_id: str) -> str:
+    """MLflow's status of a run: FINISHED once logging completed, RUNNING if cut off."""
+    return _client(tracking_uri).get_run(run_id).info.status
+
+
+@_store_errors
 def tag_version(tracking_uri: str, version: int, tags: dict[str, str]) -> None:
     client = _client(tracking_uri)
     for key, value in tags.items():

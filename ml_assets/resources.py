@@ -130,9 +130,7 @@ class MlflowResource(ConfigurableResource):
 
     def run_status(self, run_id: str) -> str:
         """MLflow's status of a run: FINISHED once logging completed, RUNNING if cut off."""
-        from mlflow import MlflowClient
-
-        return MlflowClient(tracking_uri=self.tracking_uri).get_run(run_id).info.status
+        return registry.run_status(self.tracking_uri, run_id)
 
 
 class ModelRegistryIOManager(ConfigurableIOManager):
