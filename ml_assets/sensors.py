@@ -42,13 +42,30 @@ RETRAIN_PRIORITY = "10"
 @dataclass
 class LandingPlan:
     requests: list[tuple[str, str]]  # (partition key, run key)
-    cursor: float
+    cursor: dict
     notes: list[str]
+
+
+def read_landing_cursor(text: str | None) -> dict | None:
+    """The landing sensor's cursor: ``{"files": {file name: mtime in ns}}``, or None.
+
+    Cursors written before the per-file form held one float, the newest modification time
+    handled; it is read as ``{"files": {}, "before": that float}`` and replaced on the next
+    tick.
+    """
+    if not text:
+        return None
+    try:
+        return {"files": {}, "before": float(text)}
+    except ValueError:
+        pass
+    cursor = json.loads(text)
+    return {"files": {str(k): int(v) for k, v in dict(cursor.get("files", {})).items()}}
 
 
 def plan_landing_runs(
     files: list[LandingFile],
-    cursor_mtime: float | None,
+    cursor: dict | None,
     already_ingested: set[str],
     now: float,
     partitions_start: dt.date,
@@ -57,40 +74,48 @@ def plan_landing_runs(
 ) -> LandingPlan:
     """Which landing files need an ingest run.
 
-    A file whose modification time is less than ``settle_seconds`` old may still be being
-    written (every write moves the mtime): it gets no run on this tick, and the cursor stays
-    below it so a later tick, once the file has been still long enough, requests it. A
-    writer that stalls longer than that is caught by the loader, which refuses a file whose
-    last line is cut off; the completed file then gets a newer mtime and a new run.
+    The cursor remembers, per file name, the modification time it was handled at. A file is
+    new when its name is not there or its modification time differs (rewritten, or moved in
+    with an older time: ``mv`` and ``rsync -t`` keep the source's time). A single
+    "newest time handled" would lose such a file, and also a file created while a tick is
+    between listing the folder and reading the times of the files it listed.
 
-    The cursor is the newest modification time already handled. With no cursor (first
-    tick), days already ingested are skipped, so turning the sensor on over a backfilled
-    history does not re-run it. A file rewritten later gets a newer mtime and a new run.
+    A file whose modification time is less than ``settle_seconds`` old may still be being
+    written (every write moves the time): it gets no run on this tick and is not recorded,
+    so a later tick, once the file has been still long enough, requests it. A writer that
+    stalls longer than that is caught by the loader, which refuses a file whose last line is
+    cut off; the completed file then gets a new time and a new run.
+
+    With no cursor (first tick), days already ingested are recorded without a run, so
+    turning the sensor on over a backfilled history does not re-run it. Names that left the
+    folder are dropped from the cursor.
     """
-    requests, notes = [], []
-    newest = cursor_mtime or 0.0
-    mtimes = [landing_file.path.stat().st_mtime for landing_file in files]  # one stat a file
-    for landing_file, mtime in zip(files, mtimes, strict=True):
-        if cursor_mtime is not None and mtime <= cursor_mtime:
+    handled = dict(cursor["files"]) if cursor else {}
+    before = cursor.get("before") if cursor else None
+    requests, notes, kept = [], [], {}
+    for landing_file in files:
+        name = landing_file.path.name
+        mtime_ns = landing_file.path.stat().st_mtime_ns  # one stat a file
+        if handled.get(name) == mtime_ns or (
+                name not in handled and before is not None and mtime_ns / 1e9 <= before):
+            kept[name] = mtime_ns
             continue
-        if now - mtime < settle_seconds:
-            notes.append(f"{landing_file.path.name}: still settling, will look again")
+        if now - mtime_ns / 1e9 < settle_seconds:
+            notes.append(f"{name}: still settling, will look again")
+            if name in handled:
+                kept[name] = handled[name]
             continue
-        newest = max(newest, mtime)
+        kept[name] = mtime_ns
         key = landing_file.partition_key
         try:
             check_partition_day(landing_file.day, partitions_start, today)
         except LandingFileError as exc:
-            notes.append(f"{landing_file.path.name}: refused: {exc}")
+            notes.append(f"{name}: refused: {exc}")
             continue
-        if cursor_mtime is None and key in already_ingested:
+        if cursor is None and key in already_ingested:
             continue
-        requests.append((key, f"{landing_file.path.name}:{int(mtime * 1e6)}"))
-    # Never move the cursor past a file that is still settling.
-    settling = [mtime for mtime in mtimes if now - mtime < settle_seconds]
-    if settling:
-        newest = min(newest, min(settling) - 1e-6)
-    return LandingPlan(requests=requests, cursor=max(newest, cursor_mtime or 0.0), notes=notes)
+        requests.append((key, f"{name}:{mtime_ns // 1000}"))
+    return LandingPlan(requests=requests, cursor={"files": kept}, notes=notes)
 
 
 @dataclass(frozen=True)
@@ -185,7 +210,7 @@ def build_landing_sensor(job: JobDefinition | Any, landing_dir: Path | None = No
     def landing_sensor(context: SensorEvaluationContext):
         folder = landing_dir or settings.landing_dir()
         files = list_landing_files(folder)
-        cursor = float(context.cursor) if context.cursor else None
+        cursor = read_landing_cursor(context.cursor)
         ingested = (
             set(context.instance.get_materialized_partitions(RAW_KEY)) if cursor is None else set()
         )
@@ -202,9 +227,9 @@ def build_landing_sensor(job: JobDefinition | Any, landing_dir: Path | None = No
         if not runs:
             return SensorResult(
                 skip_reason=SkipReason(f"No new landing files in {folder}"),
-                cursor=str(plan.cursor),
+                cursor=json.dumps(plan.cursor, sort_keys=True),
             )
-        return SensorResult(run_requests=runs, cursor=str(plan.cursor))
+        return SensorResult(run_requests=runs, cursor=json.dumps(plan.cursor, sort_keys=True))
 
     return landing_sensor
 

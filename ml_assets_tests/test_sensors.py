@@ -18,6 +18,7 @@ from ml_assets.sensors import (
     build_landing_sensor,
     plan_drift_retrains,
     plan_landing_runs,
+    read_landing_cursor,
 )
 from ml_assets_tests.conftest import START, day, write_days
 
@@ -178,8 +179,71 @@ def test_landing_plan_waits_for_settling_files_and_refuses_bad_days(project):
     assert [key for key, _ in plan.requests] == [day(0).isoformat()]
     assert any("settling" in n for n in plan.notes)
     assert any("2999-01-01" in n and "future" in n for n in plan.notes)
-    # The cursor stays below the settling file, so the next tick still sees it.
-    assert plan.cursor < paths[1].stat().st_mtime
+    # The settling file is not recorded, so a later tick, once it is still, requests it.
+    assert paths[1].name not in plan.cursor["files"]
+    later = plan_landing_runs(list_landing_files(landing), plan.cursor, set(), now + 10, START,
+                              today=START.replace(year=2026))
+    assert [key for key, _ in later.requests] == [day(1).isoformat()]
+
+
+def test_a_file_created_while_a_tick_reads_the_folder_is_not_lost(project):
+    """The race that a single "newest time handled" cursor lost (seen in CI): a tick lists
+    the folder, a new day lands and an old day is touched before the tick reads the times
+    of what it listed. The new day's file is older than the touched one, yet still new."""
+    landing = project / "landing"
+    paths = write_days(landing, 2, rows=50)
+    first = plan_landing_runs(list_landing_files(landing), None, set(), time.time(), START,
+                              today=START.replace(year=2026))
+    listed = list_landing_files(landing)
+    (new_day,) = write_days(landing, 1, rows=50, first=2)
+    stamp = time.time() - 10
+    os.utime(new_day, (stamp - 1, stamp - 1))
+    os.utime(paths[0], (stamp, stamp))
+    racing = plan_landing_runs(listed, first.cursor, set(), time.time(), START,
+                               today=START.replace(year=2026))
+    assert [key for key, _ in racing.requests] == [day(0).isoformat()]
+    after = plan_landing_runs(list_landing_files(landing), racing.cursor, set(), time.time(),
+                              START, today=START.replace(year=2026))
+    assert [key for key, _ in after.requests] == [day(2).isoformat()]
+
+
+def test_a_file_moved_in_with_an_old_time_is_requested_and_a_removed_name_forgotten(
+        project, tmp_path):
+    landing = project / "landing"
+    write_days(landing, 2, rows=50)
+    plan = plan_landing_runs(list_landing_files(landing), None, set(), time.time(), START,
+                             today=START.replace(year=2026))
+    assert len(plan.requests) == 2
+    # `mv` keeps the source's modification time: a week old, older than every handled file.
+    (outside,) = write_days(tmp_path / "elsewhere", 1, rows=50, first=5)
+    week_ago = time.time() - 7 * 86400
+    os.utime(outside, (week_ago, week_ago))
+    moved = landing / outside.name
+    outside.rename(moved)
+    plan = plan_landing_runs(list_landing_files(landing), plan.cursor, set(), time.time(),
+                             START, today=START.replace(year=2026))
+    assert [key for key, _ in plan.requests] == [day(5).isoformat()]
+    assert moved.name in plan.cursor["files"]
+    moved.unlink()
+    plan = plan_landing_runs(list_landing_files(landing), plan.cursor, set(), time.time(),
+                             START, today=START.replace(year=2026))
+    assert plan.requests == [] and moved.name not in plan.cursor["files"]
+
+
+def test_a_cursor_of_the_older_single_time_form_is_read_and_replaced(project):
+    landing = project / "landing"
+    paths = write_days(landing, 3, rows=50)
+    cut = paths[0].stat().st_mtime + 1  # day 0 handled under the old cursor
+    newer = cut + 5
+    for path in paths[1:]:
+        os.utime(path, (newer, newer))
+    cursor = read_landing_cursor(str(cut))
+    plan = plan_landing_runs(list_landing_files(landing), cursor, set(), newer + 60, START,
+                             today=START.replace(year=2026))
+    assert sorted(key for key, _ in plan.requests) == [day(1).isoformat(), day(2).isoformat()]
+    assert set(plan.cursor) == {"files"} and len(plan.cursor["files"]) == 3
+    assert read_landing_cursor(json.dumps(plan.cursor)) == plan.cursor
+    assert read_landing_cursor(None) is None
 
 
 def test_definitions_resolve_and_sensors_run_by_default():
