@@ -180,6 +180,9 @@ def test_a_range_run_carries_each_days_own_drift_decision(trained):
         assert drift[key]["drifted_features"] == list(by_day[key].features), key
     assert drift[day(13).isoformat()]["dataset_drift"] is True
     assert not any(drift[k]["dataset_drift"] for k in keys[:3])
+    # Each day names the last day the champion learnt from (drift_sensor reads it).
+    trained_to = query("select max(snapshot_date) as d from training.training_set")["d"][0]
+    assert {drift[k]["reference_window_end"] for k in keys} == {trained_to.date().isoformat()}
     # Realised AUC per day, against sklearn on that day's stored predictions and labels.
     scored = query("select p.snapshot_date, p.churn_probability, f.churned "
                    "from scoring.churn_predictions p join features.customer_features f "

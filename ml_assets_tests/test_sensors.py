@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
@@ -18,12 +19,14 @@ from ml_assets.sensors import (
     build_landing_sensor,
     plan_drift_retrains,
     plan_landing_runs,
+    read_drift_events,
     read_landing_cursor,
 )
 from ml_assets_tests.conftest import START, day, write_days
 
 DRIFT_KEY = AssetKey(["monitoring", "drift_report"])
 RAW_KEY = AssetKey(["raw", "customer_snapshots"])
+PREDICTIONS_KEY = AssetKey(["scoring", "churn_predictions"])
 
 
 @pytest.fixture()
@@ -101,6 +104,48 @@ def test_more_severe_drift_overrides_the_cooldown(instance):
     runs, cursor = tick(sensor_def, instance, cursor)
     assert [r.tags["ml_assets/drift_partition"] for r in runs] == ["2025-01-13"]
     assert runs[0].tags["ml_assets/drift_severity"] == "3"
+
+
+def test_a_backlog_is_read_in_bounded_batches_without_skipping_an_event(instance):
+    """More new events than a tick reads: 30 drift reports, then 30 predictions. Each
+    tick reads at most 10 of each kind; no event is skipped or read twice."""
+    for i in range(30):
+        report_drift(instance, (START + dt.timedelta(days=i)).isoformat(), i % 2 == 0)
+    for i in range(30):
+        instance.report_runless_asset_event(AssetMaterialization(
+            asset_key=PREDICTIONS_KEY, partition=(START + dt.timedelta(days=i)).isoformat(),
+            metadata={"performance_drift": False}))
+    seen, cursor, ticks = [], 0, 0
+    while True:
+        events = read_drift_events(instance, cursor, limit=10)
+        if not events:
+            break
+        assert sum(e["kind"] == "input" for e in events) <= 10
+        assert sum(e["kind"] == "performance" for e in events) <= 10
+        seen += events
+        cursor = max(e["storage_id"] for e in events)
+        ticks += 1
+    ids = [e["storage_id"] for e in seen]
+    assert len(ids) == len(set(ids)) == 60 and ids == sorted(ids)
+    assert [e["partition"] for e in seen if e["kind"] == "input"] == [
+        (START + dt.timedelta(days=i)).isoformat() for i in range(30)]
+    assert ticks >= 6
+
+
+def test_drift_on_days_the_champion_was_trained_on_never_retrains():
+    # Drift re-checked over a backfilled history against a champion trained up to 2025-03-31.
+    policy = RetrainPolicy(cooldown_days=7, budget=4, budget_window_days=30)
+    events = [{"storage_id": i, "partition": f"2025-03-{25 + i:02d}", "dataset_drift": True,
+               "drifted_features": ["x"], "reference_window_end": "2025-03-31"}
+              for i in range(7)]
+    events.append({"storage_id": 9, "partition": "2025-04-01", "dataset_drift": True,
+                   "drifted_features": ["x"], "reference_window_end": "2025-03-31"})
+    plan = plan_drift_retrains(events, {}, policy)
+    assert [r["partition"] for r in plan.requests] == ["2025-04-01"]
+    assert sum("trained on or before" in n for n in plan.notes) == 7
+    # Without a recorded window end (older profiles) the day is judged as before.
+    old = [{k: v for k, v in events[0].items() if k != "reference_window_end"}]
+    assert len(plan_drift_retrains(old, {}, policy).requests) == 1
 
 
 def test_retrain_budget_caps_requests():

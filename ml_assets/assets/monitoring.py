@@ -126,6 +126,9 @@ def drift_report(
             "dataset_drift": outcome.dataset_drift,
             "drifted_features": drifted,
             "drifted_feature_count": len(drifted),
+            # Profiles saved before the training window was recorded have no end.
+            **({"reference_window_end": profile["window_end"]} if "window_end" in profile
+               else {}),
         }, partition_key=str(pd.Timestamp(day).date()))
         if not outcome.decided:
             undecided.append(str(pd.Timestamp(day).date()))

@@ -194,8 +194,10 @@ def churn_model(
     trained = train_churn_model(train, params, cv_folds=cv_folds,
                                 candidates=search_space(params) if search else None)
     version_of_data = data_version(training_set)
-    profile = build_reference_profile(training_set)
     days = training_set["snapshot_date"]
+    # The last day the model learnt from: drift_sensor does not retrain for drift on a day
+    # up to it (a retrain would learn from the same days).
+    profile = {**build_reference_profile(training_set), "window_end": str(days.max().date())}
     ref = registry.log_and_register(
         tracking_uri=mlflow.tracking_uri,
         artifact_root=mlflow.artifact_root,
