@@ -194,10 +194,13 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
 
         # While it runs: two new days land, and a history day is landed again, so a sensor
         # run and a backfill chunk write the same partition.
-        write_days(landing, 2, rows=ROWS_PER_DAY, first=HISTORY_DAYS)
+        # The new days are written elsewhere and moved in with their final time, so a tick
+        # never sees a file between two of its times (which would count as two landings).
         now = time.time() - 5
-        for i in (HISTORY_DAYS, HISTORY_DAYS + 1, 45):
-            os.utime(landing / f"customers_{day(i).isoformat()}.csv", (now, now))
+        for path in write_days(tmp_path / "staging", 2, rows=ROWS_PER_DAY, first=HISTORY_DAYS):
+            os.utime(path, (now, now))
+            path.rename(landing / path.name)
+        os.utime(landing / f"customers_{day(45).isoformat()}.csv", (now, now))
 
         status, quiet_since = None, None
         deadline = time.monotonic() + 800
