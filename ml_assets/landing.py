@@ -72,7 +72,7 @@ def list_landing_files(landing_dir: Path) -> list[LandingFile]:
         parsed = parse_landing_name(path)
         if parsed is None or not path.is_file():
             continue
-        if not _inside(root, path):
+        if path.is_symlink() and not _inside(root, path):
             continue
         if parsed.day not in by_day or path.suffix == ".csv":
             by_day[parsed.day] = parsed

@@ -82,6 +82,22 @@ def _metadata(facts: dict[str, Any], days=None) -> dict[str, Any]:
     return out
 
 
+def _evaluate(warehouse: WarehouseResource, key: list[str], rule,
+              context: AssetCheckExecutionContext | None = None,
+              severity: AssetCheckSeverity = AssetCheckSeverity.ERROR) -> AssetCheckResult:
+    """Apply ``rule(con, days) -> (passed, facts)`` to the stored table ``key``.
+
+    A missing table fails with a message saying what to materialize. ``days`` are the run's
+    days (or the newest stored day) when a ``context`` is given, else None (whole table).
+    """
+    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
+        if (missing := _missing(con, key)) is not None:
+            return missing
+        days = _days_to_check(context, con, key) if context is not None else None
+        passed, facts = rule(con, days)
+    return AssetCheckResult(passed=passed, severity=severity, metadata=_metadata(facts, days))
+
+
 def _schema_check(key: list[str], model: type[pa.DataFrameModel],
                   daily: bool) -> AssetChecksDefinition:
     @asset_check(
@@ -94,76 +110,63 @@ def _schema_check(key: list[str], model: type[pa.DataFrameModel],
     )
     def schema_matches(context: AssetCheckExecutionContext,
                        warehouse: WarehouseResource) -> AssetCheckResult:
-        with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
-            if (missing := _missing(con, key)) is not None:
-                return missing
-            days = _days_to_check(context, con, key) if daily else None
-            passed, facts = table_checks.schema_matches(con, *key, model, days)
-        return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR,
-                                metadata=_metadata(facts, days))
+        return _evaluate(warehouse, key,
+                         lambda con, days: table_checks.schema_matches(con, *key, model, days),
+                         context if daily else None)
 
     return schema_matches
+
+
+def _unique_customers(con, days):
+    if days is None:
+        return False, {"error": "no rows stored"}
+    return table_checks.every_day_has_unique_customers(con, *RAW, days)
 
 
 @asset_check(asset=RAW, description="Every day of the run has rows and no customer appears "
              "twice on a day.")
 def rows_for_every_day(context: AssetCheckExecutionContext,
                        warehouse: WarehouseResource) -> AssetCheckResult:
-    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
-        if (missing := _missing(con, RAW)) is not None:
-            return missing
-        days = _days_to_check(context, con, RAW)
-        if days is None:
-            return AssetCheckResult(passed=False, metadata={"error": "no rows stored"})
-        passed, facts = table_checks.every_day_has_unique_customers(con, *RAW, days)
-    return AssetCheckResult(passed=passed, metadata=_metadata(facts, days))
+    return _evaluate(warehouse, RAW, _unique_customers, context)
 
 
 @asset_check(asset=FEATURES, description="One feature row per raw snapshot, day by day: no "
              "row lost or doubled by the feature function.")
 def one_row_per_snapshot(context: AssetCheckExecutionContext,
                          warehouse: WarehouseResource) -> AssetCheckResult:
-    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
-        if (missing := _missing(con, FEATURES)) is not None:
-            return missing
-        days = _days_to_check(context, con, FEATURES)
-        passed, facts = table_checks.same_rows_per_day(con, tuple(FEATURES), tuple(RAW), days)
-    return AssetCheckResult(passed=passed, metadata=_metadata(facts, days))
+    return _evaluate(warehouse, FEATURES, lambda con, days: table_checks.same_rows_per_day(
+        con, tuple(FEATURES), tuple(RAW), days), context)
 
 
 @asset_check(asset=TRAINING_SET, description="Train and test splits both hold churners and "
              "non-churners, and the test split has enough rows (200) for the gate to decide.")
 def splits_are_usable(warehouse: WarehouseResource) -> AssetCheckResult:
-    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
-        if (missing := _missing(con, TRAINING_SET)) is not None:
-            return missing
-        passed, facts = table_checks.splits_are_usable(con)
-    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
-                            metadata=_metadata(facts))
+    return _evaluate(warehouse, TRAINING_SET,
+                     lambda con, _: table_checks.splits_are_usable(con),
+                     severity=AssetCheckSeverity.WARN)
 
 
 @asset_check(asset=EVALUATION, description="Every segment of each model carries every metric, "
              "each interval is ordered, and the challenger's overall metrics are finite.")
 def metrics_complete(warehouse: WarehouseResource) -> AssetCheckResult:
-    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
-        if (missing := _missing(con, EVALUATION)) is not None:
-            return missing
-        passed, facts = table_checks.metrics_complete(con)
-    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
-                            metadata=_metadata(facts))
+    return _evaluate(warehouse, EVALUATION,
+                     lambda con, _: table_checks.metrics_complete(con),
+                     severity=AssetCheckSeverity.WARN)
 
 
 @asset_check(asset=PREDICTIONS, description="Every customer with features that day has a "
              "prediction, once.")
 def every_customer_scored(context: AssetCheckExecutionContext,
                           warehouse: WarehouseResource) -> AssetCheckResult:
-    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
-        if (missing := _missing(con, PREDICTIONS)) is not None:
-            return missing
-        days = _days_to_check(context, con, PREDICTIONS)
-        passed, facts = table_checks.same_rows_per_day(con, tuple(PREDICTIONS), tuple(FEATURES),
-                                                       days)
-    return AssetCheckResult(passed=passed, metadata=_metadata(facts, days))
+    return _evaluate(warehouse, PREDICTIONS, lambda con, days: table_checks.same_rows_per_day(
+        con, tuple(PREDICTIONS), tuple(FEATURES), days), context)
+
+
+def _lineage_of_predictions(con, days):
+    # The view joins two tables; the first scored day is the first moment both exist.
+    view = lineage.ensure_prediction_view(con)
+    passed, facts = table_checks.predictions_have_lineage(con, days)
+    return passed, {**facts, "view_ready": view}
 
 
 @asset_check(asset=PREDICTIONS, description="Every model version that scored the day has its "
@@ -172,28 +175,16 @@ def every_customer_scored(context: AssetCheckExecutionContext,
              "exist.")
 def lineage_recorded(context: AssetCheckExecutionContext,
                      warehouse: WarehouseResource) -> AssetCheckResult:
-    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
-        if (missing := _missing(con, PREDICTIONS)) is not None:
-            return missing
-        # The view joins two tables; the first scored day is the first moment both exist.
-        view = lineage.ensure_prediction_view(con)
-        days = _days_to_check(context, con, PREDICTIONS)
-        passed, facts = table_checks.predictions_have_lineage(con, days)
-    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
-                            metadata=_metadata({**facts, "view_ready": view}, days))
+    return _evaluate(warehouse, PREDICTIONS, _lineage_of_predictions, context,
+                     severity=AssetCheckSeverity.WARN)
 
 
 @asset_check(asset=DRIFT, description="Warns when a feature drifted on the run's days (the "
              "same decision drift_sensor acts on); the metadata names the features per day.")
 def no_feature_drift(context: AssetCheckExecutionContext,
                      warehouse: WarehouseResource) -> AssetCheckResult:
-    with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
-        if (missing := _missing(con, DRIFT)) is not None:
-            return missing
-        days = _days_to_check(context, con, DRIFT)
-        passed, facts = table_checks.drifted_features_by_day(con, days)
-    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.WARN,
-                            metadata=_metadata(facts, days))
+    return _evaluate(warehouse, DRIFT, table_checks.drifted_features_by_day, context,
+                     severity=AssetCheckSeverity.WARN)
 
 
 ALL_CHECKS = [
