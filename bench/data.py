@@ -32,8 +32,14 @@ def landing_data(days: int) -> dict:
 
     data = OUT / "data"
     stamp = data / "stamp.json"
-    wanted = {"start": START.isoformat(), "days": days, "rows_per_day": ROWS_PER_DAY,
-              "seed": SEED, "scenario": "none", "format": "parquet"}
+    wanted = {
+        "start": START.isoformat(),
+        "days": days,
+        "rows_per_day": ROWS_PER_DAY,
+        "seed": SEED,
+        "scenario": "none",
+        "format": "parquet",
+    }
     if stamp.exists():
         have = json.loads(stamp.read_text())
         if {**have["config"], "days": days} == wanted and have["config"]["days"] >= days:
@@ -71,8 +77,6 @@ def drift_data() -> Path:
     return folder
 
 
-
-
 def model_quality(work: Path) -> dict:
     import duckdb
     import pandas as pd
@@ -83,9 +87,9 @@ def model_quality(work: Path) -> dict:
     try:
         champion_auc = con.execute(
             "select value from evaluation.evaluation_report where role = 'challenger' "
-            "and segment_column = 'overall' and metric = 'auc'").fetchone()[0]
-        test = con.execute("select * from "
-                           "training.training_set where split = 'test'").df()
+            "and segment_column = 'overall' and metric = 'auc'"
+        ).fetchone()[0]
+        test = con.execute("select * from training.training_set where split = 'test'").df()
     finally:
         con.close()
     truth = pd.read_parquet(OUT / "data" / "truth" / "truth.parquet")
@@ -94,9 +98,13 @@ def model_quality(work: Path) -> dict:
     joined = test.merge(truth, on=["customer_id", "snapshot_date"], how="inner")
     y = joined["churned"].astype(int).to_numpy()
     oracle = roc_auc(y, joined["p_true"].to_numpy())
-    return {"champion_auc": float(champion_auc), "oracle_auc": float(oracle),
-            "observed_oracle_auc": roc_auc(y, observed_logit(joined)),
-            "test_rows": len(test), "joined_rows": len(joined)}
+    return {
+        "champion_auc": float(champion_auc),
+        "oracle_auc": float(oracle),
+        "observed_oracle_auc": roc_auc(y, observed_logit(joined)),
+        "test_rows": len(test),
+        "joined_rows": len(joined),
+    }
 
 
 def observed_logit(features):
@@ -109,11 +117,21 @@ def observed_logit(features):
 
     from ml_assets import generator
 
-    x = {c: features[c].to_numpy() for c in (
-        "tenure_days", "support_calls_30d", "monthly_charges", "days_since_last_login",
-        "logins_30d", "auto_renew")}
-    for col, names in (("contract", generator.CONTRACTS),
-                       ("payment_method", generator.PAYMENT_METHODS)):
+    x = {
+        c: features[c].to_numpy()
+        for c in (
+            "tenure_days",
+            "support_calls_30d",
+            "monthly_charges",
+            "days_since_last_login",
+            "logins_30d",
+            "auto_renew",
+        )
+    }
+    for col, names in (
+        ("contract", generator.CONTRACTS),
+        ("payment_method", generator.PAYMENT_METHODS),
+    ):
         x[col] = features[col].map({n: i for i, n in enumerate(names)}).to_numpy()
     x["dissatisfaction"] = np.zeros(len(features))
     terms = generator._logit_terms(x)

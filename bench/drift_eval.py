@@ -119,8 +119,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("avg_session_minutes +20% nulls", "null_spike", ("avg_session_minutes",), 0.2),
     # Same inputs, changed relation to churn: input drift must NOT be flagged; catching
     # it needs labels (the evaluation report / weekly retrain), not a drift monitor.
-    Scenario("concept (calls, charges reversed)", "concept",
-             ("support_calls_30d", "monthly_charges"), 1.0, False),
+    Scenario(
+        "concept (calls, charges reversed)",
+        "concept",
+        ("support_calls_30d", "monthly_charges"),
+        1.0,
+        False,
+    ),
 )
 
 
@@ -139,12 +144,26 @@ class SizePlan:
 
 
 PLANS = {
-    1000: SizePlan(1000, replicates=15, reference_days=tuple(range(30)), calm_days=14,
-                   drift_replicates=10, drift_days=8, evidently_days_quick=3,
-                   evidently_days_full=8),
-    100_000: SizePlan(100_000, replicates=8, reference_days=tuple(range(0, 30, 3)),
-                      calm_days=14, drift_replicates=2, drift_days=8, evidently_days_quick=0,
-                   evidently_days_full=2),
+    1000: SizePlan(
+        1000,
+        replicates=15,
+        reference_days=tuple(range(30)),
+        calm_days=14,
+        drift_replicates=10,
+        drift_days=8,
+        evidently_days_quick=3,
+        evidently_days_full=8,
+    ),
+    100_000: SizePlan(
+        100_000,
+        replicates=8,
+        reference_days=tuple(range(0, 30, 3)),
+        calm_days=14,
+        drift_replicates=2,
+        drift_days=8,
+        evidently_days_quick=0,
+        evidently_days_full=2,
+    ),
 }
 
 
@@ -177,8 +196,9 @@ class Evidently:
             return
         self.version = evidently.__version__
         self._dataset, self._report, self._preset = Dataset, Report, DataDriftPreset
-        self._definition = DataDefinition(numerical_columns=NUMERIC_FEATURES,
-                                          categorical_columns=CATEGORICAL_FEATURES)
+        self._definition = DataDefinition(
+            numerical_columns=NUMERIC_FEATURES, categorical_columns=CATEGORICAL_FEATURES
+        )
         self._reference = None
 
     @property
@@ -214,14 +234,28 @@ def naive_flag(report: pd.DataFrame) -> bool:
     return bool((report["p_value"] < NAIVE_ALPHA).any())
 
 
-def run_size(plan: SizePlan, rules: DriftRules, evidently: Evidently | None,
-             evidently_days: int, seed0: int, log) -> dict[str, Any]:
+def run_size(
+    plan: SizePlan,
+    rules: DriftRules,
+    evidently: Evidently | None,
+    evidently_days: int,
+    seed0: int,
+    log,
+) -> dict[str, Any]:
     """Every scenario at one size; per-day flags of each detector."""
     flags: dict[str, dict[str, list]] = {
-        s.name: {"ours": [], "naive": [], "evidently_any": [], "evidently_dataset": [],
-                 "episodes_ours": [], "episodes_naive": [], "episodes_evidently_any": [],
-                 "episodes_evidently_dataset": [], "false_alarm_features": [],
-                 "naive_false_alarm_features": []}
+        s.name: {
+            "ours": [],
+            "naive": [],
+            "evidently_any": [],
+            "evidently_dataset": [],
+            "episodes_ours": [],
+            "episodes_naive": [],
+            "episodes_evidently_any": [],
+            "episodes_evidently_dataset": [],
+            "false_alarm_features": [],
+            "naive_false_alarm_features": [],
+        }
         for s in SCENARIOS
     }
     timing = {"generate": 0.0, "ours": 0.0, "naive": 0.0, "evidently": 0.0, "profile": 0.0}
@@ -231,19 +265,20 @@ def run_size(plan: SizePlan, rules: DriftRules, evidently: Evidently | None,
         seed = seed0 + rep
         base = GeneratorConfig(start=START, rows_per_day=plan.rows, seed=seed)
         t = time.perf_counter()
-        reference = pd.concat([features_of(base, i) for i in plan.reference_days],
-                              ignore_index=True)
+        reference = pd.concat(
+            [features_of(base, i) for i in plan.reference_days], ignore_index=True
+        )
         timing["generate"] += time.perf_counter() - t
         t = time.perf_counter()
         stored = build_reference_profile(reference, rules, model_version=1)
         if rep == 0:
             first_profile = stored
         profile = prepare_profile(stored)
-        full = prepare_profile(build_reference_profile(reference, full_rules,
-                                                       model_version=1))
+        full = prepare_profile(build_reference_profile(reference, full_rules, model_version=1))
         timing["profile"] += time.perf_counter() - t
-        use_evidently = (evidently is not None and evidently.available and rep == 0
-                         and evidently_days > 0)
+        use_evidently = (
+            evidently is not None and evidently.available and rep == 0 and evidently_days > 0
+        )
         if use_evidently:
             evidently.set_reference(reference)
         del reference
@@ -251,16 +286,22 @@ def run_size(plan: SizePlan, rules: DriftRules, evidently: Evidently | None,
             calm = scenario.scenario == "none"
             if not calm and rep >= plan.drift_replicates:
                 continue
-            config = (base if calm else
-                      GeneratorConfig(start=START, rows_per_day=plan.rows, seed=seed,
-                                      scenario=scenario.scenario,
-                                      drift_start=day_of(ONSET_INDEX),
-                                      drift_columns=scenario.columns,
-                                      drift_magnitude=scenario.magnitude))
+            config = (
+                base
+                if calm
+                else GeneratorConfig(
+                    start=START,
+                    rows_per_day=plan.rows,
+                    seed=seed,
+                    scenario=scenario.scenario,
+                    drift_start=day_of(ONSET_INDEX),
+                    drift_columns=scenario.columns,
+                    drift_magnitude=scenario.magnitude,
+                )
+            )
             n_days = plan.calm_days if calm else plan.drift_days
             entry = flags[scenario.name]
-            first = {"ours": None, "naive": None, "evidently_any": None,
-                     "evidently_dataset": None}
+            first = {"ours": None, "naive": None, "evidently_any": None, "evidently_dataset": None}
             for k in range(n_days):
                 index = ONSET_INDEX + k
                 t = time.perf_counter()
@@ -275,7 +316,8 @@ def run_size(plan: SizePlan, rules: DriftRules, evidently: Evidently | None,
                 timing["naive"] += time.perf_counter() - t
                 if naive and not scenario.should_flag:
                     entry["naive_false_alarm_features"].extend(
-                        naive_report.loc[naive_report["p_value"] < NAIVE_ALPHA, "feature"])
+                        naive_report.loc[naive_report["p_value"] < NAIVE_ALPHA, "feature"]
+                    )
                 entry["ours"].append(outcome.dataset_drift)
                 entry["naive"].append(naive)
                 if outcome.dataset_drift and not scenario.should_flag:
@@ -289,8 +331,10 @@ def run_size(plan: SizePlan, rules: DriftRules, evidently: Evidently | None,
                     timing["evidently"] += time.perf_counter() - t
                     entry["evidently_any"].append(any_column)
                     entry["evidently_dataset"].append(dataset)
-                    for name, flagged in (("evidently_any", any_column),
-                                          ("evidently_dataset", dataset)):
+                    for name, flagged in (
+                        ("evidently_any", any_column),
+                        ("evidently_dataset", dataset),
+                    ):
                         if flagged and first[name] is None:
                             first[name] = k + 1
             if not calm:
@@ -299,8 +343,10 @@ def run_size(plan: SizePlan, rules: DriftRules, evidently: Evidently | None,
                 if use_evidently:
                     entry["episodes_evidently_any"].append(first["evidently_any"])
                     entry["episodes_evidently_dataset"].append(first["evidently_dataset"])
-        log(f"  {plan.rows:>7,} rows/day: replicate {rep + 1}/{plan.replicates} done "
-            f"({sum(timing.values()):.0f} s so far)")
+        log(
+            f"  {plan.rows:>7,} rows/day: replicate {rep + 1}/{plan.replicates} done "
+            f"({sum(timing.values()):.0f} s so far)"
+        )
     return {"flags": flags, "timing": timing, "profile": first_profile}
 
 
@@ -308,19 +354,23 @@ def summarise(plan: SizePlan, raw: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for scenario in SCENARIOS:
         entry = raw["flags"][scenario.name]
-        row: dict[str, Any] = {"scenario": scenario.name, "should_flag": scenario.should_flag,
-                               "days": len(entry["ours"])}
+        row: dict[str, Any] = {
+            "scenario": scenario.name,
+            "should_flag": scenario.should_flag,
+            "days": len(entry["ours"]),
+        }
         for name in ("ours", "naive"):
             row[f"{name}_rate"] = float(np.mean(entry[name]))
             episodes = entry.get(f"episodes_{name}", [])
             detected = [e for e in episodes if e is not None]
             row[f"{name}_episodes"] = len(episodes)
             row[f"{name}_missed"] = len(episodes) - len(detected)
-            row[f"{name}_mean_days_to_detect"] = (float(np.mean(detected)) if detected
-                                                  else None)
+            row[f"{name}_mean_days_to_detect"] = float(np.mean(detected)) if detected else None
             row[f"{name}_within_2_days"] = (
                 sum(e is not None and e <= 2 for e in episodes) / len(episodes)
-                if episodes else None)
+                if episodes
+                else None
+            )
         for name in ("evidently_any", "evidently_dataset"):
             row[f"{name}_days"] = len(entry[name])
             row[f"{name}_rate"] = float(np.mean(entry[name])) if entry[name] else None
@@ -328,12 +378,13 @@ def summarise(plan: SizePlan, raw: dict[str, Any]) -> list[dict[str, Any]]:
             detected = [e for e in episodes if e is not None]
             row[f"{name}_episodes"] = len(episodes)
             row[f"{name}_missed"] = len(episodes) - len(detected)
-            row[f"{name}_mean_days_to_detect"] = (float(np.mean(detected)) if detected
-                                                  else None)
+            row[f"{name}_mean_days_to_detect"] = float(np.mean(detected)) if detected else None
         if not scenario.should_flag:
             # Which features the false alarms came from: a diagnosis, not a metric.
-            for key, name in (("ours_flagged_features", "false_alarm_features"),
-                              ("naive_flagged_features", "naive_false_alarm_features")):
+            for key, name in (
+                ("ours_flagged_features", "false_alarm_features"),
+                ("naive_flagged_features", "naive_false_alarm_features"),
+            ):
                 counts = pd.Series(entry[name], dtype=object).value_counts()
                 row[key] = {str(k): int(v) for k, v in counts.items()}
         rows.append(row)
@@ -355,27 +406,36 @@ def fmt_days(row: dict[str, Any], name: str) -> str:
 
 
 def print_table(plan: SizePlan, rows: list[dict[str, Any]], with_evidently: bool) -> None:
-    print(f"\n{plan.rows:,} rows per day ({plan.replicates} replicates x {plan.calm_days} "
-          f"no-drift days; drift: {plan.drift_replicates} episodes x {plan.drift_days} days)")
-    head = (f"{'scenario':<36} {'flag?':>5} {'days':>5}  {'ours':>6} {'days to detect':>16}"
-            f"  {'naive':>6} {'days to detect':>16}")
+    print(
+        f"\n{plan.rows:,} rows per day ({plan.replicates} replicates x {plan.calm_days} "
+        f"no-drift days; drift: {plan.drift_replicates} episodes x {plan.drift_days} days)"
+    )
+    head = (
+        f"{'scenario':<36} {'flag?':>5} {'days':>5}  {'ours':>6} {'days to detect':>16}"
+        f"  {'naive':>6} {'days to detect':>16}"
+    )
     if with_evidently:
-        head += (f"  {'Ev.days':>7} {'Ev. any':>7} {'to detect':>9} {'Ev. set':>7} "
-                 f"{'to detect':>9}")
+        head += f"  {'Ev.days':>7} {'Ev. any':>7} {'to detect':>9} {'Ev. set':>7} {'to detect':>9}"
     print(head)
     print("-" * len(head))
     for row in rows:
-        line = (f"{row['scenario']:<36} {'yes' if row['should_flag'] else 'no':>5} "
-                f"{row['days']:>5}  {fmt_rate(row['ours_rate'])} {fmt_days(row, 'ours'):>16}"
-                f"  {fmt_rate(row['naive_rate'])} {fmt_days(row, 'naive'):>16}")
+        line = (
+            f"{row['scenario']:<36} {'yes' if row['should_flag'] else 'no':>5} "
+            f"{row['days']:>5}  {fmt_rate(row['ours_rate'])} {fmt_days(row, 'ours'):>16}"
+            f"  {fmt_rate(row['naive_rate'])} {fmt_days(row, 'naive'):>16}"
+        )
         if with_evidently:
-            line += (f"  {row['evidently_any_days']:>7} {fmt_rate(row['evidently_any_rate']):>7}"
-                     f" {fmt_days(row, 'evidently_any'):>9}"
-                     f" {fmt_rate(row['evidently_dataset_rate']):>7}"
-                     f" {fmt_days(row, 'evidently_dataset'):>9}")
+            line += (
+                f"  {row['evidently_any_days']:>7} {fmt_rate(row['evidently_any_rate']):>7}"
+                f" {fmt_days(row, 'evidently_any'):>9}"
+                f" {fmt_rate(row['evidently_dataset_rate']):>7}"
+                f" {fmt_days(row, 'evidently_dataset'):>9}"
+            )
         print(line)
-    print("rate = share of days flagged: the false-alarm rate where flag? is no, the "
-          "detection rate where it is yes.")
+    print(
+        "rate = share of days flagged: the false-alarm rate where flag? is no, the "
+        "detection rate where it is yes."
+    )
 
 
 def time_million_rows(profile: dict[str, Any], rules: DriftRules, seed: int) -> dict[str, Any]:
@@ -386,8 +446,7 @@ def time_million_rows(profile: dict[str, Any], rules: DriftRules, seed: int) -> 
     once prepared (arrays).
     """
     base = GeneratorConfig(start=START, rows_per_day=100_000, seed=seed)
-    current = pd.concat([features_of(base, ONSET_INDEX + k) for k in range(10)],
-                        ignore_index=True)
+    current = pd.concat([features_of(base, ONSET_INDEX + k) for k in range(10)], ignore_index=True)
     out: dict[str, Any] = {"rows": len(current), "features": len(MODEL_FEATURES)}
     for name, prof in (("json_profile", profile), ("prepared_profile", prepare_profile(profile))):
         times = []
@@ -405,42 +464,71 @@ def check_targets(results: dict[int, list[dict[str, Any]]]) -> list[tuple[str, b
     by = {size: {r["scenario"]: r for r in rows} for size, rows in results.items()}
     for size, rows in by.items():
         calm = rows["no drift"]
-        checks.append((f"false alarms <= 1% of no-drift days at {size:,} rows/day",
-                       calm["ours_rate"] <= 0.01,
-                       f"{calm['ours_rate']:.2%} of {calm['days']} days"))
+        checks.append(
+            (
+                f"false alarms <= 1% of no-drift days at {size:,} rows/day",
+                calm["ours_rate"] <= 0.01,
+                f"{calm['ours_rate']:.2%} of {calm['days']} days",
+            )
+        )
     if 1000 in by:
         row = by[1000]["monthly_charges +0.2 SD"]
         ok = row["ours_within_2_days"] == 1.0
-        checks.append(("0.2 SD shift in monthly_charges detected within 2 days at 1,000 rows",
-                       ok, f"{row['ours_within_2_days']:.0%} of {row['ours_episodes']} episodes "
-                           f"within 2 days, mean {row['ours_mean_days_to_detect']} days"))
+        checks.append(
+            (
+                "0.2 SD shift in monthly_charges detected within 2 days at 1,000 rows",
+                ok,
+                f"{row['ours_within_2_days']:.0%} of {row['ours_episodes']} episodes "
+                f"within 2 days, mean {row['ours_mean_days_to_detect']} days",
+            )
+        )
     if 100_000 in by:
         rows = by[100_000]
         tenth = [r for name, r in rows.items() if "+0.1 SD" in name]
         ok = all(r["ours_rate"] == 1.0 for r in tenth)
-        checks.append(("every 0.1 SD shift caught at 100,000 rows", ok,
-                       ", ".join(f"{r['scenario']}: {r['ours_rate']:.0%} of {r['days']} days"
-                                 for r in tenth)))
+        checks.append(
+            (
+                "every 0.1 SD shift caught at 100,000 rows",
+                ok,
+                ", ".join(
+                    f"{r['scenario']}: {r['ours_rate']:.0%} of {r['days']} days" for r in tenth
+                ),
+            )
+        )
         small = [r for name, r in rows.items() if "+0.02 SD" in name]
         ok = all(r["ours_rate"] <= 0.10 for r in small)
-        checks.append(("0.02 SD shift flagged on <= 10% of days at 100,000 rows", ok,
-                       ", ".join(f"{r['scenario']}: {r['ours_rate']:.0%} (naive "
-                                 f"{r['naive_rate']:.0%})" for r in small)))
+        checks.append(
+            (
+                "0.02 SD shift flagged on <= 10% of days at 100,000 rows",
+                ok,
+                ", ".join(
+                    f"{r['scenario']}: {r['ours_rate']:.0%} (naive {r['naive_rate']:.0%})"
+                    for r in small
+                ),
+            )
+        )
     return checks
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.drift_eval",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="1000,100000",
-                        help="comma-separated rows per day (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.drift_eval", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--sizes", default="1000,100000", help="comma-separated rows per day (default: %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=1000, help="first replicate's seed")
-    parser.add_argument("--evidently", choices=("quick", "full", "off"), default="quick",
-                        help="Evidently on the first replicate: quick = a few days per scenario "
-                             "at 1,000 rows/day (default), full = more days and 100,000 "
-                             "rows/day too (~30 min), off = not at all")
-    parser.add_argument("--skip-timing", action="store_true",
-                        help="skip timing compute_drift on 1,000,000 rows")
+    parser.add_argument(
+        "--evidently",
+        choices=("quick", "full", "off"),
+        default="quick",
+        help="Evidently on the first replicate: quick = a few days per scenario "
+        "at 1,000 rows/day (default), full = more days and 100,000 "
+        "rows/day too (~30 min), off = not at all",
+    )
+    parser.add_argument(
+        "--skip-timing", action="store_true", help="skip timing compute_drift on 1,000,000 rows"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -453,8 +541,10 @@ def main(argv: list[str] | None = None) -> int:
     evidently = None if args.evidently == "off" else Evidently()
     with_evidently = evidently is not None and evidently.available
     if evidently is not None and not evidently.available:
-        print(f"Evidently not importable ({evidently.error}); skipping it. Install the "
-              "optional bench extra with `make bench-deps`.")
+        print(
+            f"Evidently not importable ({evidently.error}); skipping it. Install the "
+            "optional bench extra with `make bench-deps`."
+        )
 
     def evidently_days(plan: SizePlan) -> int:
         if not with_evidently:
@@ -478,26 +568,36 @@ def main(argv: list[str] | None = None) -> int:
 
     for size in sizes:
         print_table(PLANS[size], results[size], with_evidently)
-    print(f"\nours  = effect floor (Wasserstein >= {rules.min_shift_sd} SD, JS distance >= "
-          f"{rules.min_js_distance}) AND Benjamini-Hochberg p_adj <= {rules.alpha}, or a null "
-          "rate / unseen rule; any drifted feature flags the day")
-    print("naive = KS / chi-square per column against the whole reference, p < 0.05, any "
-          "column, no correction, no effect floor")
+    print(
+        f"\nours  = effect floor (Wasserstein >= {rules.min_shift_sd} SD, JS distance >= "
+        f"{rules.min_js_distance}) AND Benjamini-Hochberg p_adj <= {rules.alpha}, or a null "
+        "rate / unseen rule; any drifted feature flags the day"
+    )
+    print(
+        "naive = KS / chi-square per column against the whole reference, p < 0.05, any "
+        "column, no correction, no effect floor"
+    )
     if with_evidently:
-        print(f"Ev.   = Evidently {evidently.version} DataDriftPreset defaults, first replicate "
-              "only: 'any' = any column drifted, 'set' = its dataset decision (share >= 0.5)")
+        print(
+            f"Ev.   = Evidently {evidently.version} DataDriftPreset defaults, first replicate "
+            "only: 'any' = any column drifted, 'set' = its dataset decision (share >= 0.5)"
+        )
     checks = check_targets(results)
     print("\nTargets (default rules):")
     for text, ok, detail in checks:
         print(f"  [{'PASS' if ok else 'FAIL'}] {text}: {detail}")
     for size in sizes:
         calm = {r["scenario"]: r for r in results[size]}["no drift"]
-        print(f"features behind false alarms at {size:,} rows/day: ours "
-              f"{calm['ours_flagged_features'] or 'none'}; naive {calm['naive_flagged_features']}")
+        print(
+            f"features behind false alarms at {size:,} rows/day: ours "
+            f"{calm['ours_flagged_features'] or 'none'}; naive {calm['naive_flagged_features']}"
+        )
     if million:
-        print(f"compute_drift on {million['rows']:,} rows x {million['features']} features: "
-              f"{million['seconds_prepared_profile']:.2f} s (prepared profile), "
-              f"{million['seconds_json_profile']:.2f} s (profile as JSON lists)")
+        print(
+            f"compute_drift on {million['rows']:,} rows x {million['features']} features: "
+            f"{million['seconds_prepared_profile']:.2f} s (prepared profile), "
+            f"{million['seconds_json_profile']:.2f} s (profile as JSON lists)"
+        )
     print(f"\nwall time {wall:.0f} s; seconds per part: {timings}")
 
     payload = {

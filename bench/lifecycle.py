@@ -59,8 +59,10 @@ def run_dagster(args: argparse.Namespace) -> dict:
             selection=AssetSelection.assets(*keys),
             resources=resources,
             instance=instance,
-            tags={"dagster/asset_partition_range_start": start.isoformat(),
-                  "dagster/asset_partition_range_end": end.isoformat()},
+            tags={
+                "dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": end.isoformat(),
+            },
         )
         if not result.success:
             raise SystemExit(f"run {keys} {start}..{end} failed")
@@ -73,10 +75,12 @@ def run_dagster(args: argparse.Namespace) -> dict:
     t = time.perf_counter()
     result = defs.resolve_job_def("retrain_job").execute_in_process(
         instance=instance,
-        run_config={"ops": {
-            "training__training_set": {"config": {"window_days": args.window_days}},
-            "training__churn_model": {"config": {"search": args.search}},
-        }},
+        run_config={
+            "ops": {
+                "training__training_set": {"config": {"window_days": args.window_days}},
+                "training__churn_model": {"config": {"search": args.search}},
+            }
+        },
     )
     if not result.success:
         raise SystemExit("retrain_job failed")
@@ -121,8 +125,9 @@ def run_bare(args: argparse.Namespace) -> dict:
     baseline_auc = registry.run_metric(uri, champion.run_id, "test_auc")
     for start, end in chunks(days, args.chunk_days):
         with connect(db) as con:
-            features = read_rows(con, *FEATURES, partition_column="snapshot_date",
-                                 partition_range=(start, end))
+            features = read_rows(
+                con, *FEATURES, partition_column="snapshot_date", partition_range=(start, end)
+            )
         drift = bare_drift(features, profile, champion.version)
         predictions = bare_scoring(features, pipeline, champion, baseline_auc)
         with connect(db) as con:
@@ -140,8 +145,9 @@ def bare_ingest(db, start: dt.date, end: dt.date) -> None:
     from ml_assets.schemas import CustomerFeatures
     from ml_assets.warehouse import connect, replace_rows
 
-    snapshots = load_days(settings.landing_dir(), day_list(start, (end - start).days + 1),
-                          settings.partitions_start())
+    snapshots = load_days(
+        settings.landing_dir(), day_list(start, (end - start).days + 1), settings.partitions_start()
+    )
     features = CustomerFeatures.validate(build_customer_features(snapshots))
     with connect(db) as con:
         replace_rows(con, *RAW, snapshots, "snapshot_date", (start, end))
@@ -178,7 +184,8 @@ def bare_retrain(db, window_days: int, search: bool) -> None:
         features = con.execute(
             "select * from features.customer_features where snapshot_date in ("
             "select distinct snapshot_date from features.customer_features "
-            "where churned is not null order by snapshot_date desc limit ?)", [window_days],
+            "where churned is not null order by snapshot_date desc limit ?)",
+            [window_days],
         ).df()
     training_set = TrainingSet.validate(build_training_set(features, window_days, 0.2))
     with connect(db) as con:
@@ -187,24 +194,43 @@ def bare_retrain(db, window_days: int, search: bool) -> None:
     # Model, logged and registered with its reference profile.
     params = ModelParams()
     train = training_set[training_set["split"] == "train"]
-    trained = train_churn_model(train, params, cv_folds=3,
-                                candidates=search_space(params) if search else None)
+    trained = train_churn_model(
+        train, params, cv_folds=3, candidates=search_space(params) if search else None
+    )
     profile = build_reference_profile(training_set)
     example = features_to_landing_rows(training_set.head(5))[SERVING_COLUMNS]
     ref = registry.log_and_register(
-        tracking_uri=uri, artifact_root=artifacts, experiment_name=settings.EXPERIMENT_NAME,
-        trained=trained, input_example=example, profile=profile, params=params.as_dict(),
-        metrics={"train_rows": trained.train_rows, "train_positives": trained.train_positives,
-                 **trained.metrics},
+        tracking_uri=uri,
+        artifact_root=artifacts,
+        experiment_name=settings.EXPERIMENT_NAME,
+        trained=trained,
+        input_example=example,
+        profile=profile,
+        params=params.as_dict(),
+        metrics={
+            "train_rows": trained.train_rows,
+            "train_positives": trained.train_positives,
+            **trained.metrics,
+        },
         tags={"code_version": "bare"},
     )
     with connect(db) as con:
-        append_rows(con, "monitoring", "reference_profiles", pd.DataFrame([{
-            "model_version": ref.version, "mlflow_run_id": ref.run_id,
-            "created_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-            "n_rows": profile["n_rows"],
-            "profile": json.dumps({**profile, "model_version": ref.version}),
-        }]))
+        append_rows(
+            con,
+            "monitoring",
+            "reference_profiles",
+            pd.DataFrame(
+                [
+                    {
+                        "model_version": ref.version,
+                        "mlflow_run_id": ref.run_id,
+                        "created_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+                        "n_rows": profile["n_rows"],
+                        "profile": json.dumps({**profile, "model_version": ref.version}),
+                    }
+                ]
+            ),
+        )
 
     # Evaluation: the challenger on the test split, with plots logged to its run.
     with connect(db) as con:
@@ -212,7 +238,8 @@ def bare_retrain(db, window_days: int, search: bool) -> None:
     challenger = registry.load_pipeline(uri, ref)
     proba = predict_from_features(challenger, test)
     report = EvaluationReport.validate(
-        metrics_table(test, proba, ref.threshold, ref.version, ref.run_id, "challenger"))
+        metrics_table(test, proba, ref.threshold, ref.version, ref.run_id, "challenger")
+    )
     y = test["churned"].astype(int).to_numpy()
     curves = {f"challenger v{ref.version}": proba}
     calibration = {k: reliability_curve(y, p) for k, p in curves.items()}
@@ -222,9 +249,12 @@ def bare_retrain(db, window_days: int, search: bool) -> None:
         "calibration.png": plots.calibration_png(calibration),
         "segments_auc.png": plots.segment_png(report),
     }
-    registry.log_run_artifacts(uri, ref.run_id,
-                               {**images, "reliability.json": json.dumps(calibration).encode()},
-                               folder="evaluation")
+    registry.log_run_artifacts(
+        uri,
+        ref.run_id,
+        {**images, "reliability.json": json.dumps(calibration).encode()},
+        folder="evaluation",
+    )
     numbers = headline(report, "challenger")
     registry.log_run_metrics(uri, ref.run_id, {f"test_{k}": v for k, v in numbers.items()})
     with connect(db) as con:
@@ -238,12 +268,21 @@ def bare_retrain(db, window_days: int, search: bool) -> None:
         p_champion = predict_from_features(registry.load_pipeline(uri, champion), test)
         comparison = paired_auc_difference(y, proba, p_champion, rules)
         segments = segment_comparisons(y, proba, p_champion, segment_frame(test), rules)
-    decision = decide_promotion(ref.version, numbers, champion.version if champion else None,
-                                len(test), int(y.sum()), rules, comparison, segments)
+    decision = decide_promotion(
+        ref.version,
+        numbers,
+        champion.version if champion else None,
+        len(test),
+        int(y.sum()),
+        rules,
+        comparison,
+        segments,
+    )
     smoke = "not run"
     if decision.promote:
         passed, smoke = promotion.smoke_test(
-            uri, ref, features_to_landing_rows(test.head(50))[SERVING_COLUMNS])
+            uri, ref, features_to_landing_rows(test.head(50))[SERVING_COLUMNS]
+        )
         decision.promote = passed
     tags = {"gate_decision": "promoted" if decision.promote else "refused"}
     if decision.promote:
@@ -251,9 +290,19 @@ def bare_retrain(db, window_days: int, search: bool) -> None:
     else:
         registry.tag_version(uri, ref.version, tags)
     current = registry.alias_version(uri)
-    promotion.append_log(db, promotion.log_row(
-        "gate", decision, champion.version if champion else None,
-        current.version if current else None, numbers, None, smoke, None))
+    promotion.append_log(
+        db,
+        promotion.log_row(
+            "gate",
+            decision,
+            champion.version if champion else None,
+            current.version if current else None,
+            numbers,
+            None,
+            smoke,
+            None,
+        ),
+    )
 
 
 def bare_drift(features, profile: dict, version: int):
@@ -263,8 +312,10 @@ def bare_drift(features, profile: dict, version: int):
     from ml_assets.schemas import DriftReport
 
     rules = DriftRules()
-    reports = [compute_drift(rows, profile, day, rules).report
-               for day, rows in features.groupby("snapshot_date", sort=True)]
+    reports = [
+        compute_drift(rows, profile, day, rules).report
+        for day, rows in features.groupby("snapshot_date", sort=True)
+    ]
     return DriftReport.validate(pd.concat(reports, ignore_index=True))
 
 
@@ -278,7 +329,10 @@ def bare_scoring(features, pipeline, champion, baseline_auc):
     predictions = ChurnPredictions.validate(score_features(pipeline, features, champion))
     performance_drift(
         features["churned"].astype("Float64").to_numpy(dtype=float, na_value=np.nan),
-        predictions["churn_probability"].to_numpy(), baseline_auc, PerformanceRules())
+        predictions["churn_probability"].to_numpy(),
+        baseline_auc,
+        PerformanceRules(),
+    )
     return predictions
 
 
@@ -299,8 +353,15 @@ def main(argv: list[str] | None = None) -> int:
 
     champion = registry.alias_version(settings.mlflow_tracking_uri())
     timings["total_in_process_s"] = time.perf_counter() - T0
-    print(json.dumps({"mode": args.mode, **{k: round(v, 3) for k, v in timings.items()},
-                      "champion_version": champion.version if champion else None}))
+    print(
+        json.dumps(
+            {
+                "mode": args.mode,
+                **{k: round(v, 3) for k, v in timings.items()},
+                "champion_version": champion.version if champion else None,
+            }
+        )
+    )
     return 0
 
 

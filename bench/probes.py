@@ -30,9 +30,13 @@ def load_time() -> dict:
 
     t2, c2 = time.perf_counter(), time.process_time()
     heavy = sorted(m for m in ("mlflow", "sklearn", "scipy", "matplotlib") if m in sys.modules)
-    return {"import_dagster_s": t1 - t0, "definitions_above_dagster_s": t2 - t1,
-            "import_dagster_cpu_s": c1 - c0, "definitions_above_dagster_cpu_s": c2 - c1,
-            "heavy_modules_loaded": heavy}
+    return {
+        "import_dagster_s": t1 - t0,
+        "definitions_above_dagster_s": t2 - t1,
+        "import_dagster_cpu_s": c1 - c0,
+        "definitions_above_dagster_cpu_s": c2 - c1,
+        "heavy_modules_loaded": heavy,
+    }
 
 
 def feature_day(day: str) -> dict:
@@ -46,8 +50,13 @@ def feature_day(day: str) -> dict:
 
     d = dt.date.fromisoformat(day)
     with connect(settings.duckdb_path()) as con:
-        raw = read_rows(con, "raw", "customer_snapshots", partition_column="snapshot_date",
-                        partition_range=(d, d))
+        raw = read_rows(
+            con,
+            "raw",
+            "customer_snapshots",
+            partition_column="snapshot_date",
+            partition_range=(d, d),
+        )
         features = CustomerFeatures.validate(build_customer_features(raw))
         replace_rows(con, "features", "customer_features", features, "snapshot_date", (d, d))
     return {"rows": len(features)}
@@ -64,15 +73,17 @@ def sensor_ticks(repeats: int = 5) -> dict:
     for name in ("landing_sensor", "drift_sensor"):
         sensor = defs.get_sensor_def(name)
         t = time.perf_counter()
-        data = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=None,
-                                                         repository_def=repo))
+        data = sensor.evaluate_tick(
+            build_sensor_context(instance=instance, cursor=None, repository_def=repo)
+        )
         out[f"{name}_first_tick_s"] = time.perf_counter() - t
         out[f"{name}_first_tick_requests"] = len(data.run_requests or [])
         cursor, times = data.cursor, []
         for _ in range(repeats):
             t = time.perf_counter()
-            sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor,
-                                                      repository_def=repo))
+            sensor.evaluate_tick(
+                build_sensor_context(instance=instance, cursor=cursor, repository_def=repo)
+            )
             times.append(time.perf_counter() - t)
         out[f"{name}_tick_s"] = statistics.median(times)
     return out
@@ -102,17 +113,23 @@ def _scipy_drift(current, profile: dict) -> list[dict]:
         values = current[col].to_numpy(dtype="float64", na_value=np.nan)
         clean = values[~np.isnan(values)]
         edges = np.asarray(ref["edges"])
-        counts = np.bincount(np.searchsorted(edges, clean, side="right"),
-                             minlength=len(edges) + 1)
+        counts = np.bincount(np.searchsorted(edges, clean, side="right"), minlength=len(edges) + 1)
         sample_v, sample_c = np.asarray(ref["sample_values"]), np.asarray(ref["sample_counts"])
         w1 = wasserstein_distance(sample_v, clean, u_weights=sample_c)
         if ref["discrete"]:
             stat, p = chi2(np.asarray(ref["counts"]), counts)
         else:
             stat, p = ks_2samp(np.repeat(sample_v, sample_c), clean, method="asymp")[:2]
-        rows.append({"feature": col, "psi": psi(ref["shares"], counts), "statistic": stat,
-                     "p_value": p, "effect_size": w1 / ref["std"],
-                     "null_rate": float(np.isnan(values).mean())})
+        rows.append(
+            {
+                "feature": col,
+                "psi": psi(ref["shares"], counts),
+                "statistic": stat,
+                "p_value": p,
+                "effect_size": w1 / ref["std"],
+                "null_rate": float(np.isnan(values).mean()),
+            }
+        )
     for col, ref in profile["categorical"].items():
         counts_by = current[col].value_counts(dropna=False)
         known = np.array([counts_by.get(c, 0) for c in ref["categories"]])
@@ -120,9 +137,16 @@ def _scipy_drift(current, profile: dict) -> list[dict]:
         unseen = len(current) - nulls - int(known.sum())
         counts = np.r_[known, unseen]
         stat, p = chi2(np.asarray(ref["counts"]), counts)
-        rows.append({"feature": col, "psi": psi(ref["shares"], counts), "statistic": stat,
-                     "p_value": p, "effect_size": jensenshannon(ref["counts"], counts, base=2),
-                     "null_rate": nulls / len(current)})
+        rows.append(
+            {
+                "feature": col,
+                "psi": psi(ref["shares"], counts),
+                "statistic": stat,
+                "p_value": p,
+                "effect_size": jensenshannon(ref["counts"], counts, base=2),
+                "null_rate": nulls / len(current),
+            }
+        )
     return rows
 
 
@@ -141,14 +165,17 @@ def drift(method: str, folder: str, repeats: int = 3) -> dict:
         from ml_assets.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
         reference = pd.read_parquet(folder / "reference.parquet")
-        definition = DataDefinition(numerical_columns=NUMERIC_FEATURES,
-                                    categorical_columns=CATEGORICAL_FEATURES)
+        definition = DataDefinition(
+            numerical_columns=NUMERIC_FEATURES, categorical_columns=CATEGORICAL_FEATURES
+        )
 
         def run():
             snapshot = Report([DataDriftPreset()]).run(
                 Dataset.from_pandas(current, data_definition=definition),
-                Dataset.from_pandas(reference, data_definition=definition))
+                Dataset.from_pandas(reference, data_definition=definition),
+            )
             return snapshot.dict()
+
         repeats = 1
     elif method == "ours":
         from ml_assets.drift import DriftRules, compute_drift, prepare_profile
@@ -156,6 +183,7 @@ def drift(method: str, folder: str, repeats: int = 3) -> dict:
         def run():
             return compute_drift(current, prepare_profile(profile), "2025-01-02", DriftRules())
     else:
+
         def run():
             return _scipy_drift(current, profile)
 
@@ -166,9 +194,14 @@ def drift(method: str, folder: str, repeats: int = 3) -> dict:
         run()
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
-    return {"method": method, "seconds": min(times), "cpu_seconds": min(cpu),
-            "rows": len(current),
-            "peak_mb": _peak_mb(), "peak_above_data_mb": _peak_mb() - before}
+    return {
+        "method": method,
+        "seconds": min(times),
+        "cpu_seconds": min(cpu),
+        "rows": len(current),
+        "peak_mb": _peak_mb(),
+        "peak_above_data_mb": _peak_mb() - before,
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -32,8 +32,13 @@ SIZES = {"100k": 4, "1M": 40, "10M": 400}
 CHUNK_DAYS = 40
 WINDOW_DAYS = 4
 # Environment a run must not inherit (the Makefile exports the project's DAGSTER_HOME).
-PRIVATE_ENV = ("DAGSTER_HOME", "MLFLOW_TRACKING_URI", "ML_ASSETS_DUCKDB_PATH",
-               "ML_ASSETS_MLFLOW_ARTIFACTS", "ML_ASSETS_DATA_DIR")
+PRIVATE_ENV = (
+    "DAGSTER_HOME",
+    "MLFLOW_TRACKING_URI",
+    "ML_ASSETS_DUCKDB_PATH",
+    "ML_ASSETS_MLFLOW_ARTIFACTS",
+    "ML_ASSETS_DATA_DIR",
+)
 
 
 def say(message: str) -> None:
@@ -57,9 +62,12 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, log: Path | None 
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}; see {log}")
     lines = [ln for ln in stdout.decode().splitlines() if ln.startswith("{")]
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_mb": usage.ru_maxrss / 1024,
-            **(json.loads(lines[-1]) if lines else {})}
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_mb": usage.ru_maxrss / 1024,
+        **(json.loads(lines[-1]) if lines else {}),
+    }
 
 
 def workspace(name: str, days: int) -> tuple[Path, dict[str, str]]:
@@ -74,8 +82,12 @@ def workspace(name: str, days: int) -> tuple[Path, dict[str, str]]:
         name_ = f"customers_{(START + dt.timedelta(days=i)).isoformat()}.parquet"
         os.link(source / name_, work / "landing" / name_)  # hard links: the files stay put
     env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
-    env.update(ML_ASSETS_DATA_DIR=str(work), DAGSTER_HOME=str(work / "dagster_home"),
-               ML_ASSETS_PARTITIONS_START=START.isoformat(), PYTHONUNBUFFERED="1")
+    env.update(
+        ML_ASSETS_DATA_DIR=str(work),
+        DAGSTER_HOME=str(work / "dagster_home"),
+        ML_ASSETS_PARTITIONS_START=START.isoformat(),
+        PYTHONUNBUFFERED="1",
+    )
     return work, env
 
 
@@ -85,9 +97,22 @@ def workspace(name: str, days: int) -> tuple[Path, dict[str, str]]:
 def lifecycle(size: str, mode: str) -> dict:
     days = SIZES[size]
     work, env = workspace(f"{size}_{mode}", days)
-    cmd = [PY, "-m", "bench.lifecycle", "--mode", mode, "--start", START.isoformat(),
-           "--days", str(days), "--chunk-days", str(CHUNK_DAYS),
-           "--window-days", str(WINDOW_DAYS), "--no-search"]
+    cmd = [
+        PY,
+        "-m",
+        "bench.lifecycle",
+        "--mode",
+        mode,
+        "--start",
+        START.isoformat(),
+        "--days",
+        str(days),
+        "--chunk-days",
+        str(CHUNK_DAYS),
+        "--window-days",
+        str(WINDOW_DAYS),
+        "--no-search",
+    ]
     say(f"lifecycle {size} rows, {mode}: {days} days x {ROWS_PER_DAY:,} rows")
     result = measure(cmd, env, OUT / "logs" / f"lifecycle_{size}_{mode}.log")
     say(f"  {result['wall_s']:.1f} s, peak {result['peak_mb']:.0f} MB")
@@ -99,23 +124,45 @@ def single_asset(work: Path, env: dict[str, str], repeats: int) -> dict:
     dagster_cli = str(Path(PY).parent / "dagster")
     cli, bare = [], []
     for _ in range(repeats):
-        cli.append(measure([dagster_cli, "asset", "materialize", "-m", "ml_assets.definitions",
-                            "--select", "features/customer_features", "--partition", day],
-                           env)["wall_s"])
+        cli.append(
+            measure(
+                [
+                    dagster_cli,
+                    "asset",
+                    "materialize",
+                    "-m",
+                    "ml_assets.definitions",
+                    "--select",
+                    "features/customer_features",
+                    "--partition",
+                    day,
+                ],
+                env,
+            )["wall_s"]
+        )
         bare.append(measure([PY, "-m", "bench.probes", "feature-day", day], env)["wall_s"])
-    return {"dagster_cli_s": statistics.median(cli), "bare_s": statistics.median(bare),
-            "dagster_cli_all_s": cli, "bare_all_s": bare, "rows": ROWS_PER_DAY}
+    return {
+        "dagster_cli_s": statistics.median(cli),
+        "bare_s": statistics.median(bare),
+        "dagster_cli_all_s": cli,
+        "bare_all_s": bare,
+        "rows": ROWS_PER_DAY,
+    }
 
 
 def load_time(repeats: int) -> dict:
     runs = [measure([PY, "-m", "bench.probes", "load-time"]) for _ in range(repeats)]
-    return {"import_dagster_s": statistics.median(r["import_dagster_s"] for r in runs),
-            "definitions_above_dagster_s": statistics.median(
-                r["definitions_above_dagster_s"] for r in runs),
-            "definitions_above_dagster_cpu_s": statistics.median(
-                r["definitions_above_dagster_cpu_s"] for r in runs),
-            "all_above_dagster_s": [r["definitions_above_dagster_s"] for r in runs],
-            "heavy_modules_loaded": runs[0]["heavy_modules_loaded"]}
+    return {
+        "import_dagster_s": statistics.median(r["import_dagster_s"] for r in runs),
+        "definitions_above_dagster_s": statistics.median(
+            r["definitions_above_dagster_s"] for r in runs
+        ),
+        "definitions_above_dagster_cpu_s": statistics.median(
+            r["definitions_above_dagster_cpu_s"] for r in runs
+        ),
+        "all_above_dagster_s": [r["definitions_above_dagster_s"] for r in runs],
+        "heavy_modules_loaded": runs[0]["heavy_modules_loaded"],
+    }
 
 
 def drift_speed(folder: Path) -> dict:
@@ -123,8 +170,10 @@ def drift_speed(folder: Path) -> dict:
     for method in ("ours", "scipy", "evidently"):
         say(f"drift of one 1,000,000-row day: {method}")
         try:
-            out[method] = measure([PY, "-m", "bench.probes", "drift", method, str(folder)],
-                                  log=OUT / "logs" / f"drift_{method}.log")
+            out[method] = measure(
+                [PY, "-m", "bench.probes", "drift", method, str(folder)],
+                log=OUT / "logs" / f"drift_{method}.log",
+            )
         except RuntimeError as exc:  # Evidently is an optional extra
             out[method] = {"error": str(exc)}
         say(f"  {out[method]}")
@@ -138,75 +187,111 @@ def table(r: dict) -> list[dict]:
     rows = []
 
     def add(measure: str, value: str, target: str = "", ok: bool | None = None) -> None:
-        rows.append({"measure": measure, "value": value, "target": target,
-                     "met": "" if ok is None else ("yes" if ok else "NO")})
+        rows.append(
+            {
+                "measure": measure,
+                "value": value,
+                "target": target,
+                "met": "" if ok is None else ("yes" if ok else "NO"),
+            }
+        )
 
     life = r["lifecycle"]
     for size in ("100k", "1M"):
         d, b = life.get(f"{size}_dagster"), life.get(f"{size}_bare")
         if d and b:
             ratio = d["wall_s"] / b["wall_s"]
-            add(f"lifecycle {size} rows: Dagster / bare script",
+            add(
+                f"lifecycle {size} rows: Dagster / bare script",
                 f"{d['wall_s']:.1f} s / {b['wall_s']:.1f} s = {ratio:.2f}x; CPU "
                 f"{d['cpu_s']:.1f} s / {b['cpu_s']:.1f} s = {d['cpu_s'] / b['cpu_s']:.2f}x; "
                 f"peak {d['peak_mb']:.0f} / {b['peak_mb']:.0f} MB",
-                "<= 1.3x" if size == "1M" else "", ratio <= 1.3 if size == "1M" else None)
+                "<= 1.3x" if size == "1M" else "",
+                ratio <= 1.3 if size == "1M" else None,
+            )
     if "10M_dagster" in life and "1M_dagster" in life:
         big, one = life["10M_dagster"], life["1M_dagster"]
-        add("lifecycle 10M rows (Dagster): time, peak memory",
+        add(
+            "lifecycle 10M rows (Dagster): time, peak memory",
             f"{big['wall_s']:.1f} s (CPU {big['cpu_s']:.1f} s), {big['peak_mb']:.0f} MB",
             "<= 8192 MB",
-            big["peak_mb"] <= 8192)
+            big["peak_mb"] <= 8192,
+        )
         ratio = big["wall_s"] / one["wall_s"]
-        add("lifecycle time 10M / 1M rows (Dagster)",
-            f"{ratio:.2f} (CPU {big['cpu_s'] / one['cpu_s']:.2f})", "<= 11", ratio <= 11)
+        add(
+            "lifecycle time 10M / 1M rows (Dagster)",
+            f"{ratio:.2f} (CPU {big['cpu_s'] / one['cpu_s']:.2f})",
+            "<= 11",
+            ratio <= 11,
+        )
     if "10M_bare" in life:
-        add("lifecycle 10M rows (bare): time, peak memory",
-            f"{life['10M_bare']['wall_s']:.1f} s, {life['10M_bare']['peak_mb']:.0f} MB")
+        add(
+            "lifecycle 10M rows (bare): time, peak memory",
+            f"{life['10M_bare']['wall_s']:.1f} s, {life['10M_bare']['peak_mb']:.0f} MB",
+        )
     if "single_asset" in r:
         s = r["single_asset"]
-        add(f"one features partition ({s['rows']:,} rows): dagster asset materialize / bare",
+        add(
+            f"one features partition ({s['rows']:,} rows): dagster asset materialize / bare",
             f"{s['dagster_cli_s']:.2f} s / {s['bare_s']:.2f} s = "
-            f"{s['dagster_cli_s'] / s['bare_s']:.2f}x")
+            f"{s['dagster_cli_s'] / s['bare_s']:.2f}x",
+        )
     if "load_time" in r:
         lt = r["load_time"]
-        add("code location load: import ml_assets.definitions above import dagster",
+        add(
+            "code location load: import ml_assets.definitions above import dagster",
             f"{lt['definitions_above_dagster_s']:.2f} s, CPU "
             f"{lt['definitions_above_dagster_cpu_s']:.2f} s (import dagster "
             f"{lt['import_dagster_s']:.2f} s; mlflow/sklearn/scipy/matplotlib loaded: "
-            f"{', '.join(lt['heavy_modules_loaded']) or 'none'})", "<= 1 s",
-            min(lt["definitions_above_dagster_s"], lt["definitions_above_dagster_cpu_s"]) <= 1)
+            f"{', '.join(lt['heavy_modules_loaded']) or 'none'})",
+            "<= 1 s",
+            min(lt["definitions_above_dagster_s"], lt["definitions_above_dagster_cpu_s"]) <= 1,
+        )
     if "sensors" in r:
         s = r["sensors"]
         for name in ("landing_sensor", "drift_sensor"):
             tick, first = s[f"{name}_tick_s"], s[f"{name}_first_tick_s"]
-            add(f"{name} tick, {r['sensor_history_days']} days of history",
+            add(
+                f"{name} tick, {r['sensor_history_days']} days of history",
                 f"{tick * 1000:.0f} ms (first tick, no cursor: {first * 1000:.0f} ms)",
-                "< 200 ms", max(tick, first) < 0.2)
+                "< 200 ms",
+                max(tick, first) < 0.2,
+            )
     if "drift" in r:
         dr = r["drift"]
         ours, sp, ev = dr.get("ours", {}), dr.get("scipy", {}), dr.get("evidently", {})
         for name, m in (("ours", ours), ("scipy/numpy", sp), ("Evidently DataDriftPreset", ev)):
             cpu = f" (CPU {m['cpu_seconds']:.2f} s)" if "cpu_seconds" in m else ""
-            value = (f"{m['seconds']:.2f} s{cpu}, peak {m['peak_mb']:.0f} MB "
-                     f"(+{m['peak_above_data_mb']:.0f} MB above the data)"
-                     if "seconds" in m else m.get("error", "not run")[:80])
+            value = (
+                f"{m['seconds']:.2f} s{cpu}, peak {m['peak_mb']:.0f} MB "
+                f"(+{m['peak_above_data_mb']:.0f} MB above the data)"
+                if "seconds" in m
+                else m.get("error", "not run")[:80]
+            )
             add(f"drift, one day of 1,000,000 rows: {name}", value)
         if "seconds" in ours and "seconds" in sp:
             ratio = ours["seconds"] / sp["seconds"]
-            add("drift: ours / scipy", f"{ratio:.2f}x{cpu_ratio(ours, sp)}", "<= 1.5x",
-                ratio <= 1.5)
+            add(
+                "drift: ours / scipy", f"{ratio:.2f}x{cpu_ratio(ours, sp)}", "<= 1.5x", ratio <= 1.5
+            )
         if "seconds" in ours and "seconds" in ev:
             ratio = ev["seconds"] / ours["seconds"]
-            add("drift: Evidently / ours", f"{ratio:.0f}x{cpu_ratio(ev, ours)}", ">= 50x",
-                ratio >= 50)
+            add(
+                "drift: Evidently / ours",
+                f"{ratio:.0f}x{cpu_ratio(ev, ours)}",
+                ">= 50x",
+                ratio >= 50,
+            )
     if "model_quality" in r:
         q = r["model_quality"]
         gap = q["oracle_auc"] - q["champion_auc"]
-        add(f"champion AUC vs oracle AUC ({q['test_rows']:,} test rows, no drift)",
+        add(
+            f"champion AUC vs oracle AUC ({q['test_rows']:,} test rows, no drift)",
             f"{q['champion_auc']:.4f} vs {q['oracle_auc']:.4f} (gap {gap:.4f}); oracle "
             f"without the unobserved latent term {q['observed_oracle_auc']:.4f}",
-            "gap <= 0.01", gap <= 0.01)
+            "gap <= 0.01",
+            gap <= 0.01,
+        )
     return rows
 
 
@@ -219,10 +304,14 @@ def cpu_ratio(a: dict, b: dict) -> str:
 def print_table(rows: list[dict]) -> str:
     head = ["measure", "value", "target", "met"]
     widths = [max(len(h), *(len(str(row[h])) for row in rows)) for h in head]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(str(row[h]).ljust(w) for h, w in zip(head, widths, strict=True))
-              + " |" for row in rows]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(str(row[h]).ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
+        for row in rows
+    ]
     text = "\n".join(lines)
     print(text)
     return text
@@ -238,19 +327,27 @@ def save(r: dict, began: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100k,1M,10M",
-                        help="lifecycle sizes (10M runs through Dagster only)")
+    parser.add_argument(
+        "--sizes", default="100k,1M,10M", help="lifecycle sizes (10M runs through Dagster only)"
+    )
     parser.add_argument("--skip", default="", help="comma list of: single,load,sensors,drift")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     sizes = [s for s in SIZES if s in args.sizes.split(",")]
     began = time.perf_counter()
-    r: dict = {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-               "machine": {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()},
-               "settings": {"rows_per_day": ROWS_PER_DAY, "sizes_days": SIZES,
-                            "chunk_days": CHUNK_DAYS, "window_days": WINDOW_DAYS,
-                            "search": False, "landing_format": "parquet"},
-               "lifecycle": {}}
+    r: dict = {
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()},
+        "settings": {
+            "rows_per_day": ROWS_PER_DAY,
+            "sizes_days": SIZES,
+            "chunk_days": CHUNK_DAYS,
+            "window_days": WINDOW_DAYS,
+            "search": False,
+            "landing_format": "parquet",
+        },
+        "lifecycle": {},
+    }
     # Cheap rows first; results.json is rewritten after every step.
     if "load" not in skip:
         say("code location load time")
@@ -272,8 +369,9 @@ def main(argv: list[str] | None = None) -> int:
         env = workspace_env(work)
         if size == "1M" or (size == sizes[-1] and "model_quality" not in r):
             r["model_quality"] = measure([PY, "-m", "bench.data", "quality", str(work)])
-        if "single" not in skip and (size == "1M" or (size == sizes[-1]
-                                                      and "single_asset" not in r)):
+        if "single" not in skip and (
+            size == "1M" or (size == sizes[-1] and "single_asset" not in r)
+        ):
             say("single-asset latency")
             r["single_asset"] = single_asset(work, env, repeats=3)
         if "sensors" not in skip and size == sizes[-1]:
@@ -284,17 +382,22 @@ def main(argv: list[str] | None = None) -> int:
     save(r, began)
     print()
     r["table"] = print_table(r["rows"])
-    print(f"\nmake bench took {r['total_s'] / 60:.1f} min on {os.cpu_count()} CPUs (load "
-          f"average at start {r['machine']['load_at_start'][0]:.1f}, at the end "
-          f"{r['machine']['load_now'][0]:.1f}); details in {RESULTS.relative_to(ROOT)}")
+    print(
+        f"\nmake bench took {r['total_s'] / 60:.1f} min on {os.cpu_count()} CPUs (load "
+        f"average at start {r['machine']['load_at_start'][0]:.1f}, at the end "
+        f"{r['machine']['load_now'][0]:.1f}); details in {RESULTS.relative_to(ROOT)}"
+    )
     RESULTS.write_text(json.dumps(r, indent=2, default=str))
     return 0
 
 
 def workspace_env(work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
-    env.update(ML_ASSETS_DATA_DIR=str(work), DAGSTER_HOME=str(work / "dagster_home"),
-               ML_ASSETS_PARTITIONS_START=START.isoformat())
+    env.update(
+        ML_ASSETS_DATA_DIR=str(work),
+        DAGSTER_HOME=str(work / "dagster_home"),
+        ML_ASSETS_PARTITIONS_START=START.isoformat(),
+    )
     return env
 
 

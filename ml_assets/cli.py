@@ -10,7 +10,7 @@ COMMANDS = {
     "demo": "run the whole lifecycle on the landing folder with the Dagster daemon",
     "rollback": "make the previous champion the champion again (logged in registry.promotion_log)",
     "lineage": "where one prediction came from: model, MLflow run, training data, code, "
-               "evaluation, gate and drift event",
+    "evaluation, gate and drift event",
 }
 
 
@@ -18,8 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         lines = [f"  {name:<10} {text}" for name, text in COMMANDS.items()]
-        print("usage: ml-assets COMMAND [options]\n\ncommands:\n" + "\n".join(lines)
-              + "\n\n`ml-assets COMMAND --help` describes a command's options.")
+        print(
+            "usage: ml-assets COMMAND [options]\n\ncommands:\n"
+            + "\n".join(lines)
+            + "\n\n`ml-assets COMMAND --help` describes a command's options."
+        )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     command, rest = argv[0], argv[1:]
     if command == "generate":
@@ -49,8 +52,10 @@ def _rollback(argv: list[str]) -> int:
     except RegistryError as exc:
         print(f"ml-assets rollback: {exc}", file=sys.stderr)
         return 1
-    print(f"champion is now version {new} (was {old}); version {old} keeps the alias "
-          "previous_champion, so rolling back again undoes this.")
+    print(
+        f"champion is now version {new} (was {old}); version {old} keeps the alias "
+        "previous_champion, so rolling back again undoes this."
+    )
     return 0
 
 
@@ -62,12 +67,15 @@ def _lineage(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="ml-assets lineage", description=COMMANDS["lineage"])
     parser.add_argument("--customer", required=True, help="customer_id of the prediction")
-    parser.add_argument("--date", required=True, type=_iso_date,
-                        help="snapshot day of the prediction, YYYY-MM-DD")
+    parser.add_argument(
+        "--date", required=True, type=_iso_date, help="snapshot day of the prediction, YYYY-MM-DD"
+    )
     parser.add_argument("--json", action="store_true", help="print the chain as JSON")
-    parser.add_argument("--warehouse", default=None,
-                        help="DuckDB file (default: ML_ASSETS_DUCKDB_PATH, else "
-                        "data/warehouse.duckdb)")
+    parser.add_argument(
+        "--warehouse",
+        default=None,
+        help="DuckDB file (default: ML_ASSETS_DUCKDB_PATH, else data/warehouse.duckdb)",
+    )
     args = parser.parse_args(argv)
     database = args.warehouse or settings.duckdb_path()
     try:

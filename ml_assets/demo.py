@@ -100,8 +100,9 @@ def _active_runs(instance) -> int:
     return len(instance.get_run_records(RunsFilter(statuses=statuses)))
 
 
-def run_daemon_until_quiet(instance, expected_days: set[str], timeout_s: float,
-                           quiet_s: float) -> None:
+def run_daemon_until_quiet(
+    instance, expected_days: set[str], timeout_s: float, quiet_s: float
+) -> None:
     """Start the daemon and wait until every day is ingested and no run is pending."""
     from dagster import AssetKey
 
@@ -111,12 +112,17 @@ def run_daemon_until_quiet(instance, expected_days: set[str], timeout_s: float,
     if daemon is None:
         raise SystemExit("dagster-daemon is not installed in this environment; run `make venv`.")
     log_path = Path(env["DAGSTER_HOME"]) / "daemon.log"
-    _say(f"daemon: starting (log {log_path}); sensors tick every "
-         f"{env['ML_ASSETS_SENSOR_INTERVAL']} s")
+    _say(
+        f"daemon: starting (log {log_path}); sensors tick every "
+        f"{env['ML_ASSETS_SENSOR_INTERVAL']} s"
+    )
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [daemon, "run", "-w", str(settings.PROJECT_ROOT / "workspace.yaml")],
-            cwd=settings.PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=settings.PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
@@ -144,8 +150,10 @@ def run_daemon_until_quiet(instance, expected_days: set[str], timeout_s: float,
             time.sleep(1.0)
         done = set(instance.get_materialized_partitions(AssetKey(RAW_KEY)))
         missing = sorted(expected_days - done)
-        raise SystemExit(f"timed out after {timeout_s:.0f} s waiting for the daemon's runs; "
-                         f"days not ingested: {missing}; see {log_path} and `make ui`")
+        raise SystemExit(
+            f"timed out after {timeout_s:.0f} s waiting for the daemon's runs; "
+            f"days not ingested: {missing}; see {log_path} and `make ui`"
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -175,54 +183,81 @@ def summary(instance) -> dict:
     drift_runs = instance.get_run_records(RunsFilter(tags={"dagster/sensor_name": "drift_sensor"}))
     out["drift_retrains"] = len(drift_runs)
     out["drift_retrains_succeeded"] = sum(
-        r.dagster_run.status == DagsterRunStatus.SUCCESS for r in drift_runs)
-    out["drift_days"] = sorted({r.dagster_run.tags.get("ml_assets/drift_partition", "?")
-                                for r in drift_runs})
+        r.dagster_run.status == DagsterRunStatus.SUCCESS for r in drift_runs
+    )
+    out["drift_days"] = sorted(
+        {r.dagster_run.tags.get("ml_assets/drift_partition", "?") for r in drift_runs}
+    )
     failed = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
     out["failed_runs"] = len(failed)
     with warehouse.connect(settings.duckdb_path()) as con:
         if champion is not None and warehouse.table_exists(con, "evaluation", "evaluation_report"):
             row = con.execute(
                 "select value from evaluation.evaluation_report where model_version = ? "
-                "and segment_column = 'overall' and metric = 'auc'", [champion.version]
+                "and segment_column = 'overall' and metric = 'auc'",
+                [champion.version],
             ).fetchone()
             out["champion_test_auc"] = round(row[0], 4) if row else None
-        out["drifted_days"] = [
-            str(r[0]) for r in con.execute(
-                "select distinct snapshot_date from monitoring.drift_report where drifted "
-                "order by 1").fetchall()
-        ] if warehouse.table_exists(con, "monitoring", "drift_report") else []
+        out["drifted_days"] = (
+            [
+                str(r[0])
+                for r in con.execute(
+                    "select distinct snapshot_date from monitoring.drift_report where drifted "
+                    "order by 1"
+                ).fetchall()
+            ]
+            if warehouse.table_exists(con, "monitoring", "drift_report")
+            else []
+        )
         if warehouse.table_exists(con, "scoring", "churn_predictions"):
             out["predictions_by_model"] = {
-                f"v{v}": n for v, n in con.execute(
+                f"v{v}": n
+                for v, n in con.execute(
                     "select model_version, count(distinct snapshot_date) from "
-                    "scoring.churn_predictions group by 1 order by 1").fetchall()
+                    "scoring.churn_predictions group by 1 order by 1"
+                ).fetchall()
             }
         truth = settings.truth_dir() / "truth.parquet"
         if truth.exists() and warehouse.table_exists(con, "training", "training_set"):
             import pandas as pd
 
-            test = con.execute("select customer_id, snapshot_date, churned from "
-                               "training.training_set where split = 'test'").df()
+            test = con.execute(
+                "select customer_id, snapshot_date, churned from "
+                "training.training_set where split = 'test'"
+            ).df()
             oracle = pd.read_parquet(truth)
             oracle["snapshot_date"] = pd.to_datetime(oracle["snapshot_date"])
             joined = test.merge(oracle, on=["customer_id", "snapshot_date"], how="inner")
             if len(joined):
-                out["oracle_test_auc"] = round(roc_auc(joined["churned"].to_numpy(),
-                                                       joined["p_true"].to_numpy()), 4)
+                out["oracle_test_auc"] = round(
+                    roc_auc(joined["churned"].to_numpy(), joined["p_true"].to_numpy()), 4
+                )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ml-assets demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--live-days", type=int, default=7,
-                        help="last landing days left to the sensors (default 7)")
-    parser.add_argument("--timeout", type=float, default=420.0,
-                        help="seconds to wait for the daemon's runs (default 420)")
-    parser.add_argument("--quiet-seconds", type=float, default=12.0,
-                        help="how long the instance must be idle before stopping (default 12)")
-    parser.add_argument("--summary-file", type=Path, default=None,
-                        help="also write the summary as JSON to this file")
+    parser.add_argument(
+        "--live-days", type=int, default=7, help="last landing days left to the sensors (default 7)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=420.0,
+        help="seconds to wait for the daemon's runs (default 420)",
+    )
+    parser.add_argument(
+        "--quiet-seconds",
+        type=float,
+        default=12.0,
+        help="how long the instance must be idle before stopping (default 12)",
+    )
+    parser.add_argument(
+        "--summary-file",
+        type=Path,
+        default=None,
+        help="also write the summary as JSON to this file",
+    )
     args = parser.parse_args(argv)
     if not os.environ.get("DAGSTER_HOME"):
         parser.error("DAGSTER_HOME is not set; run this through `make run`.")
@@ -230,15 +265,18 @@ def main(argv: list[str] | None = None) -> int:
     ensure_instance(Path(os.environ["DAGSTER_HOME"]))
     files = list_landing_files(settings.landing_dir())
     if not files:
-        parser.error(f"no landing files in {settings.landing_dir()}; "
-                     "generate some with `ml-assets generate`.")
+        parser.error(
+            f"no landing files in {settings.landing_dir()}; "
+            "generate some with `ml-assets generate`."
+        )
     live = max(0, min(args.live_days, len(files) - 1))
     history = [f.day for f in files[: len(files) - live]]
     instance = _instance()
     ingest_history(instance, history)
     train_first_model(instance)
-    run_daemon_until_quiet(instance, {f.partition_key for f in files}, args.timeout,
-                           args.quiet_seconds)
+    run_daemon_until_quiet(
+        instance, {f.partition_key for f in files}, args.timeout, args.quiet_seconds
+    )
     facts = summary(instance)
     facts["wall_seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(facts, indent=2))

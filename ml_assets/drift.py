@@ -383,8 +383,10 @@ def prepare_profile(profile: dict[str, Any]) -> dict[str, Any]:
     milliseconds per day. The copy is not JSON-serialisable; store the original.
     """
     out = {**profile, "numeric": {}, "categorical": {}}
-    for kind, float_keys in (("numeric", ("edges", "shares", "sample_values")),
-                             ("categorical", ("shares",))):
+    for kind, float_keys in (
+        ("numeric", ("edges", "shares", "sample_values")),
+        ("categorical", ("shares",)),
+    ):
         for col, entry in profile[kind].items():
             entry = dict(entry)
             for key in float_keys:
@@ -499,8 +501,9 @@ def _categorical_stats(series: pd.Series, ref: dict[str, Any]) -> dict[str, Any]
 _TEST_NAMES = {"ks": "KS", "chi2": "chi-square"}
 
 
-def _decide(row: dict[str, Any], ref: dict[str, Any], rules: DriftRules, decided: bool,
-            n_cur: int) -> tuple[bool, str]:
+def _decide(
+    row: dict[str, Any], ref: dict[str, Any], rules: DriftRules, decided: bool, n_cur: int
+) -> tuple[bool, str]:
     """Whether a feature drifted, and a sentence saying why (or why not)."""
     if row["effect"] == "shift":
         floor = rules.min_shift_sd
@@ -511,11 +514,12 @@ def _decide(row: dict[str, Any], ref: dict[str, Any], rules: DriftRules, decided
     quality = []
     null_ref = float(ref["null_rate"])
     if abs(row["null_rate_current"] - null_ref) >= rules.null_rate_delta:
-        quality.append(f"null rate {null_ref:.3f} -> {row['null_rate_current']:.3f} "
-                       f"(change >= {rules.null_rate_delta})")
+        quality.append(
+            f"null rate {null_ref:.3f} -> {row['null_rate_current']:.3f} "
+            f"(change >= {rules.null_rate_delta})"
+        )
     if row["unseen_share"] >= rules.unseen_share:
-        quality.append(f"unseen categories {row['unseen_share']:.1%} "
-                       f"(>= {rules.unseen_share:.1%})")
+        quality.append(f"unseen categories {row['unseen_share']:.1%} (>= {rules.unseen_share:.1%})")
 
     p_adj = row["p_value_adjusted"]
     if row["test"] is None or math.isnan(p_adj):
@@ -528,11 +532,15 @@ def _decide(row: dict[str, Any], ref: dict[str, Any], rules: DriftRules, decided
         if statistical:
             evidence = f"{effect} >= {floor} and {test} <= {rules.alpha}"
         elif significant:
-            evidence = (f"{effect} below the floor {floor} although {test} <= {rules.alpha}: "
-                        "real but too small to matter")
+            evidence = (
+                f"{effect} below the floor {floor} although {test} <= {rules.alpha}: "
+                "real but too small to matter"
+            )
         elif large:
-            evidence = (f"{effect} >= {floor} but {test} > {rules.alpha}: "
-                        f"not distinguishable from noise with {n_cur} rows")
+            evidence = (
+                f"{effect} >= {floor} but {test} > {rules.alpha}: "
+                f"not distinguishable from noise with {n_cur} rows"
+            )
         else:
             evidence = f"{effect} below {floor}, {test} > {rules.alpha}"
     drifted = statistical or bool(quality)
@@ -593,23 +601,25 @@ def compute_drift(
     for (col, kind, ref), row, p_adj in zip(entries, stats, adjusted, strict=True):
         row["p_value_adjusted"] = float(p_adj)
         drifted, reason = _decide(row, ref, rules, decided, n_cur)
-        rows.append({
-            "feature": col,
-            "kind": kind,
-            "n_reference": n_ref,
-            "n_current": n_cur,
-            "psi": row["psi"],
-            "effect_size": row["effect_size"],
-            "test": row["test"],
-            "statistic": row["statistic"],
-            "p_value": row["p_value"],
-            "p_value_adjusted": row["p_value_adjusted"],
-            "null_rate_reference": float(ref["null_rate"]),
-            "null_rate_current": float(row["null_rate_current"]),
-            "unseen_share": float(row["unseen_share"]),
-            "drifted": drifted,
-            "reason": reason,
-        })
+        rows.append(
+            {
+                "feature": col,
+                "kind": kind,
+                "n_reference": n_ref,
+                "n_current": n_cur,
+                "psi": row["psi"],
+                "effect_size": row["effect_size"],
+                "test": row["test"],
+                "statistic": row["statistic"],
+                "p_value": row["p_value"],
+                "p_value_adjusted": row["p_value_adjusted"],
+                "null_rate_reference": float(ref["null_rate"]),
+                "null_rate_current": float(row["null_rate_current"]),
+                "unseen_share": float(row["unseen_share"]),
+                "drifted": drifted,
+                "reason": reason,
+            }
+        )
     report = pd.DataFrame(rows)
     for col in ("psi", "effect_size", "statistic", "p_value", "p_value_adjusted"):
         report[col] = report[col].astype("float64")
@@ -620,11 +630,15 @@ def compute_drift(
     drifted_features = report.loc[report["drifted"], "feature"].tolist()
     if not decided:
         reasons = [f"too few rows to decide: {n_cur} rows, below the minimum {rules.min_rows}"]
-        return DriftOutcome(report=report, dataset_drift=False, drifted_features=[],
-                            reasons=reasons, decided=False)
+        return DriftOutcome(
+            report=report, dataset_drift=False, drifted_features=[], reasons=reasons, decided=False
+        )
     dataset = len(drifted_features) >= rules.min_drifted_features
-    reasons = [f"{len(drifted_features)} of {len(rows)} features drifted "
-               f"(dataset drift needs {rules.min_drifted_features})"]
+    reasons = [
+        f"{len(drifted_features)} of {len(rows)} features drifted "
+        f"(dataset drift needs {rules.min_drifted_features})"
+    ]
     reasons += [f"{r['feature']}: {r['reason']}" for r in rows if r["drifted"]]
-    return DriftOutcome(report=report, dataset_drift=dataset, drifted_features=drifted_features,
-                        reasons=reasons)
+    return DriftOutcome(
+        report=report, dataset_drift=dataset, drifted_features=drifted_features, reasons=reasons
+    )

@@ -12,13 +12,33 @@ import pandas as pd
 
 SEGMENT_COLUMNS = ("plan", "contract", "region", "tenure_band")
 TENURE_BANDS = ((0, 90, "0-3m"), (90, 365, "3-12m"), (365, 730, "1-2y"), (730, 10**9, "2y+"))
-METRICS = ("auc", "pr_auc", "log_loss", "brier", "precision", "recall", "f1", "positive_rate",
-           "ece", "capture_top_decile", "lift_top_decile")
+METRICS = (
+    "auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "precision",
+    "recall",
+    "f1",
+    "positive_rate",
+    "ece",
+    "capture_top_decile",
+    "lift_top_decile",
+)
 DEFAULT_RESAMPLES = 400
 # Higher is better for these; the gate uses this to read a difference the right way round.
-HIGHER_IS_BETTER = {"auc": True, "pr_auc": True, "log_loss": False, "brier": False,
-                    "precision": True, "recall": True, "f1": True, "ece": False,
-                    "capture_top_decile": True, "lift_top_decile": True}
+HIGHER_IS_BETTER = {
+    "auc": True,
+    "pr_auc": True,
+    "log_loss": False,
+    "brier": False,
+    "precision": True,
+    "recall": True,
+    "f1": True,
+    "ece": False,
+    "capture_top_decile": True,
+    "lift_top_decile": True,
+}
 
 
 def tenure_band(tenure_days: pd.Series) -> pd.Series:
@@ -82,8 +102,12 @@ def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[st
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1,
-            "positive_rate": float(pred.mean()) if len(pred) else 0.0}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "positive_rate": float(pred.mean()) if len(pred) else 0.0,
+    }
 
 
 def metrics_table(
@@ -115,27 +139,29 @@ def metrics_table(
                 continue
             ys, ps = y[index], p[index]
             point = all_metrics(ys, ps, np.ones((1, len(index))), threshold)
-            boot = all_metrics(ys, ps, bootstrap_weights(len(index), n_resamples, seed),
-                               threshold)
+            boot = all_metrics(ys, ps, bootstrap_weights(len(index), n_resamples, seed), threshold)
             for metric in METRICS:
                 value = float(point[metric][0])
                 sample = boot[metric][~np.isnan(boot[metric])]
-                low, high = (np.percentile(sample, [2.5, 97.5]) if len(sample) >= 20
-                             else (np.nan, np.nan))
-                rows.append({
-                    "model_version": int(model_version),
-                    "model_run_id": model_run_id,
-                    "role": role,
-                    "segment_column": seg_col,
-                    "segment_value": str(seg_value),
-                    "metric": metric,
-                    "value": value,
-                    "ci_low": float(low),
-                    "ci_high": float(high),
-                    "n_rows": len(index),
-                    "n_positives": int(ys.sum()),
-                    "threshold": float(threshold),
-                })
+                low, high = (
+                    np.percentile(sample, [2.5, 97.5]) if len(sample) >= 20 else (np.nan, np.nan)
+                )
+                rows.append(
+                    {
+                        "model_version": int(model_version),
+                        "model_run_id": model_run_id,
+                        "role": role,
+                        "segment_column": seg_col,
+                        "segment_value": str(seg_value),
+                        "metric": metric,
+                        "value": value,
+                        "ci_low": float(low),
+                        "ci_high": float(high),
+                        "n_rows": len(index),
+                        "n_positives": int(ys.sum()),
+                        "threshold": float(threshold),
+                    }
+                )
     out = pd.DataFrame(rows)
     for col in ("value", "ci_low", "ci_high"):
         out[col] = out[col].astype("float64")

@@ -74,7 +74,10 @@ def holm_adjust(p_values: list[float]) -> list[float]:
 
 
 def segment_comparisons(
-    y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, segments: pd.DataFrame,
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    segments: pd.DataFrame,
     rules: GateRules,
 ) -> list[dict]:
     """Per segment: is the challenger significantly worse than the champion? (Holm)
@@ -90,21 +93,31 @@ def segment_comparisons(
             continue
         for value, index in segments.groupby(column, sort=True).indices.items():
             ys = y[index]
-            entry = {"segment_column": column, "segment_value": str(value),
-                     "n_rows": len(index), "n_positives": int(ys.sum())}
+            entry = {
+                "segment_column": column,
+                "segment_value": str(value),
+                "n_rows": len(index),
+                "n_positives": int(ys.sum()),
+            }
             if min(ys.sum(), len(ys) - ys.sum()) < rules.min_segment_positives:
                 entry.update(skipped=True, difference=math.nan, p_value=math.nan)
                 results.append(entry)
                 continue
             weights = bootstrap_weights(len(index), rules.n_resamples, rules.seed)
             ones = np.ones((1, len(index)))
-            diffs = (weighted_auc(ys, challenger[index], weights)
-                     - weighted_auc(ys, champion[index], weights))
+            diffs = weighted_auc(ys, challenger[index], weights) - weighted_auc(
+                ys, champion[index], weights
+            )
             diffs = diffs[~np.isnan(diffs)]
-            point = (weighted_auc(ys, challenger[index], ones)[0]
-                     - weighted_auc(ys, champion[index], ones)[0])
-            entry.update(skipped=False, difference=float(point),
-                         p_value=float((np.sum(diffs >= 0) + 1) / (len(diffs) + 1)))
+            point = (
+                weighted_auc(ys, challenger[index], ones)[0]
+                - weighted_auc(ys, champion[index], ones)[0]
+            )
+            entry.update(
+                skipped=False,
+                difference=float(point),
+                p_value=float((np.sum(diffs >= 0) + 1) / (len(diffs) + 1)),
+            )
             results.append(entry)
     tested = [r for r in results if not r["skipped"]]
     for r, adj in zip(tested, holm_adjust([r["p_value"] for r in tested]), strict=True):
@@ -170,8 +183,10 @@ def decide_promotion(
         ok = False
         reasons.append(f"Brier {brier:.4f} is above the ceiling {rules.max_brier:.2f}")
     if ok:
-        reasons.append(f"passes floors (AUC {auc:.4f} >= {rules.min_auc:.2f}, "
-                       f"Brier {brier:.4f} <= {rules.max_brier:.2f})")
+        reasons.append(
+            f"passes floors (AUC {auc:.4f} >= {rules.min_auc:.2f}, "
+            f"Brier {brier:.4f} <= {rules.max_brier:.2f})"
+        )
     if champion_version is None:
         if ok:
             reasons.append("no champion yet: the first model that passes the floors is promoted")
@@ -207,11 +222,13 @@ def decide_promotion(
     decision.worse_segments = worse
     if worse:
         ok = False
-        reasons.append(f"significantly worse in {', '.join(worse)} (Holm, alpha "
-                       f"{rules.segment_alpha})")
+        reasons.append(
+            f"significantly worse in {', '.join(worse)} (Holm, alpha {rules.segment_alpha})"
+        )
     elif segments:
         tested = sum(not s["skipped"] for s in segments)
-        reasons.append(f"no segment significantly worse ({tested} tested, Holm, alpha "
-                       f"{rules.segment_alpha})")
+        reasons.append(
+            f"no segment significantly worse ({tested} tested, Holm, alpha {rules.segment_alpha})"
+        )
     decision.promote = ok
     return decision

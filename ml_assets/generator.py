@@ -552,8 +552,9 @@ def _apply_covariate(
             x[col] = np.round(np.maximum(shifted, 0.0), 2)
 
 
-def _apply_category_mix(config: GeneratorConfig, x: dict[str, np.ndarray], idx: np.ndarray,
-                        pop: _Population) -> None:
+def _apply_category_mix(
+    config: GeneratorConfig, x: dict[str, np.ndarray], idx: np.ndarray, pop: _Population
+) -> None:
     names = list(_CATEGORIES)
     for col in config.resolved_drift_columns:
         # A customer-level draw, so the same customers have switched on every drifted day.
@@ -745,8 +746,9 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(_arrow_table(frame), path)
 
 
-def write_landing_file(frame: pd.DataFrame, landing_dir: Path, day: dt.date,
-                       fmt: str = "csv") -> Path:
+def write_landing_file(
+    frame: pd.DataFrame, landing_dir: Path, day: dt.date, fmt: str = "csv"
+) -> Path:
     """Write one day's rows atomically as CSV or Parquet and return the file's path.
 
     Parameters
@@ -900,8 +902,10 @@ def generate(
         ref = _reference(config)
         # The exact shift per column, so a monitor's estimate can be checked against it.
         scenario["shift"] = {
-            c: {"reference_sd": round(ref.sd[c], 6),
-                "delta": round(config.drift_magnitude * ref.sd[c], 6)}
+            c: {
+                "reference_sd": round(ref.sd[c], 6),
+                "delta": round(config.drift_magnitude * ref.sd[c], 6),
+            }
             for c in config.resolved_drift_columns
         }
     scenario_path = truth_dir / "scenario.json"
@@ -948,31 +952,66 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ml-assets generate",
         description="Write synthetic daily customer-snapshot landing files and their truth.",
     )
-    parser.add_argument("--start", type=_date_arg, default=GeneratorConfig.start,
-                        help="first snapshot date, YYYY-MM-DD (default: %(default)s)")
-    parser.add_argument("--days", type=_positive_int, default=GeneratorConfig.days,
-                        help="number of daily files (default: %(default)s)")
-    parser.add_argument("--rows-per-day", type=_positive_int,
-                        default=GeneratorConfig.rows_per_day,
-                        help="customers per daily file (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=GeneratorConfig.seed,
-                        help="random seed (default: %(default)s)")
-    parser.add_argument("--scenario", default="none",
-                        help=f"drift scenario: {', '.join(SCENARIOS)} (default: %(default)s)")
-    parser.add_argument("--drift-start", type=_date_arg, default=None,
-                        help="first drifted day, YYYY-MM-DD (required unless scenario none)")
-    parser.add_argument("--drift-columns", default="",
-                        help="comma-separated columns the drift acts on "
-                             "(default: depends on the scenario)")
-    parser.add_argument("--drift-magnitude", type=float, default=GeneratorConfig.drift_magnitude,
-                        help="drift strength: SDs for covariate, a share for category_mix and "
-                             "null_spike, effect change for concept (default: %(default)s)")
-    parser.add_argument("--format", dest="fmt", choices=FORMATS, default="csv",
-                        help="landing file format (default: %(default)s)")
-    parser.add_argument("--landing-dir", type=Path, default=None,
-                        help="landing folder (default: <data dir>/landing)")
-    parser.add_argument("--truth-dir", type=Path, default=None,
-                        help="truth folder (default: <data dir>/truth)")
+    parser.add_argument(
+        "--start",
+        type=_date_arg,
+        default=GeneratorConfig.start,
+        help="first snapshot date, YYYY-MM-DD (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--days",
+        type=_positive_int,
+        default=GeneratorConfig.days,
+        help="number of daily files (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rows-per-day",
+        type=_positive_int,
+        default=GeneratorConfig.rows_per_day,
+        help="customers per daily file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=GeneratorConfig.seed, help="random seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--scenario",
+        default="none",
+        help=f"drift scenario: {', '.join(SCENARIOS)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--drift-start",
+        type=_date_arg,
+        default=None,
+        help="first drifted day, YYYY-MM-DD (required unless scenario none)",
+    )
+    parser.add_argument(
+        "--drift-columns",
+        default="",
+        help="comma-separated columns the drift acts on (default: depends on the scenario)",
+    )
+    parser.add_argument(
+        "--drift-magnitude",
+        type=float,
+        default=GeneratorConfig.drift_magnitude,
+        help="drift strength: SDs for covariate, a share for category_mix and "
+        "null_spike, effect change for concept (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        dest="fmt",
+        choices=FORMATS,
+        default="csv",
+        help="landing file format (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--landing-dir",
+        type=Path,
+        default=None,
+        help="landing folder (default: <data dir>/landing)",
+    )
+    parser.add_argument(
+        "--truth-dir", type=Path, default=None, help="truth folder (default: <data dir>/truth)"
+    )
     return parser
 
 
@@ -994,8 +1033,9 @@ def cli_main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.scenario not in SCENARIOS:
-            parser.error(f"unknown scenario {args.scenario!r}; choose one of "
-                         f"{', '.join(SCENARIOS)}")
+            parser.error(
+                f"unknown scenario {args.scenario!r}; choose one of {', '.join(SCENARIOS)}"
+            )
         columns = tuple(c.strip() for c in args.drift_columns.split(",") if c.strip())
         end = args.start + dt.timedelta(days=args.days - 1)
         if args.scenario != "none" and args.drift_start is None:

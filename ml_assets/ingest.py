@@ -61,12 +61,16 @@ def refusal_record(error: LandingFileError, day: dt.date, run_id: str) -> pd.Dat
     if path is not None and FILE_PATTERN.fullmatch(name) and path.is_file():
         data = path.read_bytes()
         digest, size = hashlib.sha256(data).hexdigest(), len(data)
-    return Quarantine.validate(pd.DataFrame({
-        "refused_at": [pd.Timestamp.now(tz="UTC").tz_localize(None)],
-        "partition_date": [pd.Timestamp(day)],
-        "source_file": [name],
-        "sha256": [digest],
-        "size_bytes": [size],
-        "reason": [str(error)],
-        "run_id": [run_id],
-    }))
+    return Quarantine.validate(
+        pd.DataFrame(
+            {
+                "refused_at": [pd.Timestamp.now(tz="UTC").tz_localize(None)],
+                "partition_date": [pd.Timestamp(day)],
+                "source_file": [name],
+                "sha256": [digest],
+                "size_bytes": [size],
+                "reason": [str(error)],
+                "run_id": [run_id],
+            }
+        )
+    )

@@ -108,8 +108,9 @@ def _near_misses(landing_dir: Path, day: dt.date) -> list[str]:
     if not landing_dir.is_dir():
         return []
     stamp = day.isoformat()
-    return sorted(p.name for p in landing_dir.iterdir()
-                  if stamp in p.name and parse_landing_name(p) is None)
+    return sorted(
+        p.name for p in landing_dir.iterdir() if stamp in p.name and parse_landing_name(p) is None
+    )
 
 
 def find_landing_file(landing_dir: Path, day: dt.date) -> LandingFile:
@@ -119,9 +120,12 @@ def find_landing_file(landing_dir: Path, day: dt.date) -> LandingFile:
         if path.is_file():
             return LandingFile(path=path, day=day)
     misses = _near_misses(landing_dir, day)
-    hint = (f" Found {', '.join(misses)}, which does not match the pattern "
-            "customers_YYYY-MM-DD.csv|.parquet (lower-case extension); rename it."
-            if misses else "")
+    hint = (
+        f" Found {', '.join(misses)}, which does not match the pattern "
+        "customers_YYYY-MM-DD.csv|.parquet (lower-case extension); rename it."
+        if misses
+        else ""
+    )
     raise LandingFileError(
         f"No landing file for {day.isoformat()}: expected "
         f"{landing_dir / f'customers_{day.isoformat()}.csv'} (or .parquet).{hint} "
@@ -184,8 +188,11 @@ def _check_row_widths(content: bytes, path: Path) -> None:
         # No quoting: fields are the commas plus one, counted in C (about 10x the csv module).
         lines = content.split(b"\n")
         width = lines[0].count(b",") + 1
-        short = [i + 1 for i, line in enumerate(lines[1:], start=1)
-                 if line.strip() and line.count(b",") + 1 < width]
+        short = [
+            i + 1
+            for i, line in enumerate(lines[1:], start=1)
+            if line.strip() and line.count(b",") + 1 < width
+        ]
     else:
         import csv
 
@@ -226,12 +233,16 @@ def _read_raw(path: Path) -> pd.DataFrame:
         ) from exc
     try:
         frame = pd.read_csv(
-            io.BytesIO(content), dtype=str, keep_default_na=False, na_values=[""],
+            io.BytesIO(content),
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
             encoding="utf-8",
         )
     except pd.errors.EmptyDataError as exc:
-        raise LandingFileError(f"{path.name}: the file is empty. Land a file with a header "
-                               "and at least one row.") from exc
+        raise LandingFileError(
+            f"{path.name}: the file is empty. Land a file with a header and at least one row."
+        ) from exc
     except pd.errors.ParserError as exc:
         raise LandingFileError(
             f"{path.name}: not a well-formed CSV ({exc}). Check the delimiter (a comma) "
@@ -358,16 +369,21 @@ def _describe_failures(exc: pa.errors.SchemaErrors, path: Path) -> str:
         where = ", ".join(str(i + 2) for i in rows[:5])
         lines.append(f"rule '{check}' is broken in {_count_phrase(len(rows))} (lines {where})")
     column_cases = cases[cases["schema_context"] != "DataFrameSchema"]
-    for (column, check), group in column_cases.groupby(["column", "check"], dropna=False,
-                                                       sort=False):
+    for (column, check), group in column_cases.groupby(
+        ["column", "check"], dropna=False, sort=False
+    ):
         where = "the file" if pd.isna(column) else f"column {column}"
         examples = ", ".join(map(str, group["failure_case"].astype(str).head(3)))
         rows = [int(i) + 2 for i in group["index"].dropna().head(5)]
         at = f"; lines {', '.join(map(str, rows))}" if rows else ""
-        lines.append(f"{where} breaks rule '{check}' in {_count_phrase(len(group))} "
-                     f"(e.g. {examples}{at})")
-    return (f"{path.name}: " + "; ".join(lines)
-            + ". Fix the file and land it again; nothing was written for this day.")
+        lines.append(
+            f"{where} breaks rule '{check}' in {_count_phrase(len(group))} (e.g. {examples}{at})"
+        )
+    return (
+        f"{path.name}: "
+        + "; ".join(lines)
+        + ". Fix the file and land it again; nothing was written for this day."
+    )
 
 
 def validate_landing(frame: pd.DataFrame, path: Path, day: dt.date) -> pd.DataFrame:

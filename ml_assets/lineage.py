@@ -29,7 +29,8 @@ EVALUATION_ARTIFACT_FOLDER = "evaluation"
 # Before the first lineage row exists, a prediction still shows its model version.
 PREDICTIONS_ONLY_SQL = (
     "select customer_id, snapshot_date, churn_probability, predicted_churn, threshold, "
-    "model_version from scoring.churn_predictions p")
+    "model_version from scoring.churn_predictions p"
+)
 
 # Explicit types: the first row has no drift event, and a column of Nones says nothing of type.
 MODEL_TABLE_DDL = f"""
@@ -117,10 +118,13 @@ def build_model_lineage(
     version = client.get_model_version(settings.REGISTERED_MODEL_NAME, str(model_version))
     run = client.get_run(version.run_id)
     tags, metrics = run.data.tags, run.data.metrics
-    challenger = evaluation_report[(evaluation_report["role"] == "challenger")
-                                   & (evaluation_report["segment_column"] == "overall")]
-    headline = {r.metric: (None if pd.isna(r.value) else float(r.value))
-                for r in challenger.itertuples()}
+    challenger = evaluation_report[
+        (evaluation_report["role"] == "challenger")
+        & (evaluation_report["segment_column"] == "overall")
+    ]
+    headline = {
+        r.metric: (None if pd.isna(r.value) else float(r.value)) for r in challenger.itertuples()
+    }
     test_rows = int(challenger["n_rows"].max()) if not challenger.empty else None
     day_list = tags.get("training_days") or None
     drift_id = tags.get("ml_assets.drift_event_storage_id")
@@ -161,8 +165,10 @@ def build_model_lineage(
 
 def ensure_prediction_view(con: duckdb.DuckDBPyConnection) -> bool:
     """Create ``lineage.prediction_lineage`` once both tables it joins exist."""
-    if not (warehouse.table_exists(con, "scoring", "churn_predictions")
-            and warehouse.table_exists(con, SCHEMA, MODEL_TABLE)):
+    if not (
+        warehouse.table_exists(con, "scoring", "churn_predictions")
+        and warehouse.table_exists(con, SCHEMA, MODEL_TABLE)
+    ):
         return False
     con.execute(f"create or replace view {SCHEMA}.{PREDICTION_VIEW} as {PREDICTION_LINEAGE_SQL}")
     return True
@@ -177,10 +183,13 @@ def record_model_lineage(database: str | Path, row: pd.DataFrame) -> None:
             con.execute(f"create schema if not exists {SCHEMA}")
             con.execute(MODEL_TABLE_DDL)
             con.register("incoming_lineage", row)
-            con.execute(f"delete from {SCHEMA}.{MODEL_TABLE} where model_version in "
-                        "(select model_version from incoming_lineage)")
-            con.execute(f"insert into {SCHEMA}.{MODEL_TABLE} by name "
-                        "select * from incoming_lineage")
+            con.execute(
+                f"delete from {SCHEMA}.{MODEL_TABLE} where model_version in "
+                "(select model_version from incoming_lineage)"
+            )
+            con.execute(
+                f"insert into {SCHEMA}.{MODEL_TABLE} by name select * from incoming_lineage"
+            )
             con.unregister("incoming_lineage")
             ensure_prediction_view(con)
             con.execute("commit")
@@ -189,8 +198,9 @@ def record_model_lineage(database: str | Path, row: pd.DataFrame) -> None:
             raise
 
 
-def prediction_lineage(database: str | Path, customer_id: str, day: dt.date,
-                       lock_timeout_s: float = 10.0) -> dict[str, Any]:
+def prediction_lineage(
+    database: str | Path, customer_id: str, day: dt.date, lock_timeout_s: float = 10.0
+) -> dict[str, Any]:
     """The lineage chain of the prediction for ``customer_id`` on ``day``.
 
     Raises
@@ -212,8 +222,9 @@ def prediction_lineage(database: str | Path, customer_id: str, day: dt.date,
         raise LineageError(str(exc)) from exc
 
 
-def _lookup(con: duckdb.DuckDBPyConnection, path: Path, customer_id: str,
-            day: dt.date) -> dict[str, Any]:
+def _lookup(
+    con: duckdb.DuckDBPyConnection, path: Path, customer_id: str, day: dt.date
+) -> dict[str, Any]:
     if not warehouse.table_exists(con, "scoring", "churn_predictions"):
         raise LineageError(
             f"{path} holds no predictions yet (no table scoring.churn_predictions): train a "
@@ -244,8 +255,9 @@ def _lookup(con: duckdb.DuckDBPyConnection, path: Path, customer_id: str,
     record = {k: (None if _missing(v) else v) for k, v in found.iloc[0].to_dict().items()}
     record["lineage_recorded"] = bool(has_lineage and record.get("mlflow_run_id"))
     if record.get("mlflow_run_id"):
-        record["mlflow_run_url"] = mlflow_run_url(record["mlflow_experiment_id"],
-                                                  record["mlflow_run_id"])
+        record["mlflow_run_url"] = mlflow_run_url(
+            record["mlflow_experiment_id"], record["mlflow_run_id"]
+        )
     return record
 
 
@@ -273,7 +285,8 @@ def format_chain(record: Mapping[str, Any]) -> str:
         lines.append(
             f"model         churn_model version {version} (models:/churn_model/{version}); no "
             "lineage row was recorded for it (lineage.model_lineage is written by the "
-            "promotion gate: retrain to record one)")
+            "promotion gate: retrain to record one)"
+        )
         return "\n".join(lines)
     evaluation = json.loads(record.get("evaluation_metrics") or "{}")
     reasons = json.loads(record.get("gate_reasons") or "[]")
@@ -288,19 +301,22 @@ def format_chain(record: Mapping[str, Any]) -> str:
         f"{record['training_dagster_run_id']}",
         f"  days        {record['training_day_list']}",
         f"code version  {record['code_version']}",
-        "evaluation    " + ", ".join(
-            f"{name} {evaluation[name]:.4f}" for name in ("auc", "pr_auc", "brier", "log_loss")
-            if evaluation.get(name) is not None)
+        "evaluation    "
+        + ", ".join(
+            f"{name} {evaluation[name]:.4f}"
+            for name in ("auc", "pr_auc", "brier", "log_loss")
+            if evaluation.get(name) is not None
+        )
         + f" on {record['test_rows']} test rows; plots {record['evaluation_artifacts']}; "
         f"Dagster run {record['evaluation_dagster_run_id']}",
-        f"gate          {record['gate_decision']} at {record['decided_at']}: "
-        + "; ".join(reasons),
+        f"gate          {record['gate_decision']} at {record['decided_at']}: " + "; ".join(reasons),
     ]
     if record.get("drift_partition"):
         lines.append(
             f"caused by     drift event on {record['drift_partition']} (drifted: "
             f"{record['drifted_features']}; event log storage id "
-            f"{record['drift_event_storage_id']}), see monitoring.retrain_log")
+            f"{record['drift_event_storage_id']}), see monitoring.retrain_log"
+        )
     else:
         lines.append(f"caused by     {record['trigger']} retrain (no drift event)")
     return "\n".join(lines)

@@ -91,8 +91,11 @@ def select_training_window(
 
 
 def build_training_set(
-    features: pd.DataFrame, window_days: int, test_fraction: float,
-    since: dt.date | None = None, min_rows: int = 0,
+    features: pd.DataFrame,
+    window_days: int,
+    test_fraction: float,
+    since: dt.date | None = None,
+    min_rows: int = 0,
 ) -> pd.DataFrame:
     """The ``training.training_set`` table: a labelled window plus the split column."""
     window = select_training_window(features, window_days, since, min_rows)
@@ -218,12 +221,15 @@ def search_space(base: ModelParams) -> list[ModelParams]:
 def _out_of_fold(params: ModelParams, x: pd.DataFrame, y: np.ndarray, folds) -> np.ndarray:
     from sklearn.model_selection import cross_val_predict
 
-    return cross_val_predict(_estimator_pipeline(params), x, y, cv=folds,
-                             method="predict_proba")[:, 1]
+    return cross_val_predict(_estimator_pipeline(params), x, y, cv=folds, method="predict_proba")[
+        :, 1
+    ]
 
 
 def train_churn_model(
-    train: pd.DataFrame, params: ModelParams, cv_folds: int = 3,
+    train: pd.DataFrame,
+    params: ModelParams,
+    cv_folds: int = 3,
     candidates: list[ModelParams] | None = None,
 ) -> TrainedModel:
     """Fit the pipeline on the train split; choose parameters and threshold on it alone.

@@ -61,11 +61,20 @@ def pr_png(y: np.ndarray, curves: dict[str, np.ndarray]) -> bytes:
 def calibration_png(curves: dict[str, list[dict]]) -> bytes:
     plt, fig, ax = _figure()
     for label, points in curves.items():
-        ax.plot([c["predicted"] for c in points], [c["observed"] for c in points], marker="o",
-                label=label)
+        ax.plot(
+            [c["predicted"] for c in points],
+            [c["observed"] for c in points],
+            marker="o",
+            label=label,
+        )
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-    ax.set(xlabel="mean predicted probability", ylabel="observed churn rate",
-           title="Calibration", xlim=(0, 1), ylim=(0, 1))
+    ax.set(
+        xlabel="mean predicted probability",
+        ylabel="observed churn rate",
+        title="Calibration",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.legend(loc="upper left", fontsize=8)
     return _png(plt, fig)
 

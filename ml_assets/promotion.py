@@ -27,9 +27,20 @@ def smoke_test(tracking_uri: str, ref: ModelRef, raw_rows: pd.DataFrame) -> tupl
         raw_rows.to_parquet(rows_path)
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "ml_assets.smoke", "--tracking-uri", tracking_uri,
-                 "--model-uri", ref.uri, "--rows", str(rows_path)],
-                capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S,
+                [
+                    sys.executable,
+                    "-m",
+                    "ml_assets.smoke",
+                    "--tracking-uri",
+                    tracking_uri,
+                    "--model-uri",
+                    ref.uri,
+                    "--rows",
+                    str(rows_path),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=SMOKE_TIMEOUT_S,
                 env={**os.environ, "OMP_NUM_THREADS": str(settings.compute_threads())},
             )
         except subprocess.TimeoutExpired:
@@ -80,21 +91,32 @@ def append_log(database: str | Path, row: pd.DataFrame) -> None:
         warehouse.append_rows(con, "registry", "promotion_log", row)
 
 
-def append_retrain_log(database: str | Path, run_tags: dict[str, str], run_id: str,
-                       decision: GateDecision, champion_after: int | None) -> None:
+def append_retrain_log(
+    database: str | Path,
+    run_tags: dict[str, str],
+    run_id: str,
+    decision: GateDecision,
+    champion_after: int | None,
+) -> None:
     """Link a drift event, its evidence, the retrain run and the gate's verdict."""
-    row = pd.DataFrame([{
-        "decided_at": pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
-        "drift_partition": run_tags.get("ml_assets/drift_partition", ""),
-        "drifted_features": run_tags.get("ml_assets/drifted_features", ""),
-        "severity": int(run_tags.get("ml_assets/drift_severity", "0") or 0),
-        "drift_event_storage_id": int(run_tags.get("ml_assets/drift_event_storage_id", "0") or 0),
-        "dagster_run_id": run_id,
-        "model_version": decision.challenger_version,
-        "promoted": decision.promote,
-        "champion_after": champion_after,
-        "reasons": json.dumps(decision.reasons),
-    }])
+    row = pd.DataFrame(
+        [
+            {
+                "decided_at": pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
+                "drift_partition": run_tags.get("ml_assets/drift_partition", ""),
+                "drifted_features": run_tags.get("ml_assets/drifted_features", ""),
+                "severity": int(run_tags.get("ml_assets/drift_severity", "0") or 0),
+                "drift_event_storage_id": int(
+                    run_tags.get("ml_assets/drift_event_storage_id", "0") or 0
+                ),
+                "dagster_run_id": run_id,
+                "model_version": decision.challenger_version,
+                "promoted": decision.promote,
+                "champion_after": champion_after,
+                "reasons": json.dumps(decision.reasons),
+            }
+        ]
+    )
     row["champion_after"] = row["champion_after"].astype("Int64")
     with warehouse.connect(Path(database)) as con:
         warehouse.append_rows(con, "monitoring", "retrain_log", RetrainLog.validate(row))

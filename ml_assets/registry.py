@@ -65,10 +65,19 @@ HTTP_ENV = {
     "backoff_factor": "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
     "timeout_s": "MLFLOW_HTTP_REQUEST_TIMEOUT",
 }
-_UNREACHABLE = ("Max retries exceeded", "Failed to establish a new connection",
-                "Connection refused", "Read timed out", "Connection aborted")
-_READ_ONLY = ("readonly database", "Read-only file system", "unable to open database file",
-              "Permission denied")
+_UNREACHABLE = (
+    "Max retries exceeded",
+    "Failed to establish a new connection",
+    "Connection refused",
+    "Read timed out",
+    "Connection aborted",
+)
+_READ_ONLY = (
+    "readonly database",
+    "Read-only file system",
+    "unable to open database file",
+    "Permission denied",
+)
 _DISK_FULL = ("No space left on device", "database or disk is full")
 
 _F = TypeVar("_F")
@@ -80,8 +89,11 @@ def bound_http_retries(max_retries: int, backoff_factor: int, timeout_s: int) ->
     Sets MLflow's ``MLFLOW_HTTP_REQUEST_*`` variables for this process; values already in
     the environment win, so an operator can still raise them.
     """
-    for key, value in (("max_retries", max_retries), ("backoff_factor", backoff_factor),
-                       ("timeout_s", timeout_s)):
+    for key, value in (
+        ("max_retries", max_retries),
+        ("backoff_factor", backoff_factor),
+        ("timeout_s", timeout_s),
+    ):
         os.environ.setdefault(HTTP_ENV[key], str(int(value)))
 
 
@@ -110,19 +122,26 @@ def describe_store_failure(tracking_uri: str, exc: BaseException) -> str | None:
     """
     text = " | ".join(f"{type(e).__name__}: {e}" for e in _chain(exc))
     if any(marker in text for marker in _UNREACHABLE):
-        settings_ = ", ".join(f"{name}={os.environ.get(name, 'MLflow default')}"
-                              for name in HTTP_ENV.values())
-        return (f"The MLflow tracking server {tracking_uri} did not answer after bounded "
-                f"retries ({settings_}): {_reason(exc)}. Start the server or point "
-                "MLFLOW_TRACKING_URI at a reachable store, then run again; nothing is "
-                "promoted while it is unreachable, so the champion is unchanged.")
+        settings_ = ", ".join(
+            f"{name}={os.environ.get(name, 'MLflow default')}" for name in HTTP_ENV.values()
+        )
+        return (
+            f"The MLflow tracking server {tracking_uri} did not answer after bounded "
+            f"retries ({settings_}): {_reason(exc)}. Start the server or point "
+            "MLFLOW_TRACKING_URI at a reachable store, then run again; nothing is "
+            "promoted while it is unreachable, so the champion is unchanged."
+        )
     if any(marker in text for marker in _DISK_FULL):
-        return (f"The disk holding the MLflow store {tracking_uri} is full: {_reason(exc)}. "
-                "Free space there and run again; the champion is unchanged.")
+        return (
+            f"The disk holding the MLflow store {tracking_uri} is full: {_reason(exc)}. "
+            "Free space there and run again; the champion is unchanged."
+        )
     if any(marker in text for marker in _READ_ONLY):
-        return (f"The MLflow store {tracking_uri} cannot be written (read-only or no "
-                f"permission): {_reason(exc)}. Models can still be loaded from it, but not "
-                "logged or promoted; make it writable and run again. The champion is unchanged.")
+        return (
+            f"The MLflow store {tracking_uri} cannot be written (read-only or no "
+            f"permission): {_reason(exc)}. Models can still be loaded from it, but not "
+            "logged or promoted; make it writable and run again. The champion is unchanged."
+        )
     return None
 
 
@@ -198,15 +217,18 @@ def log_and_register(
         # MLflow hints that integer columns cannot hold nulls; the contract's counts are never null.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         signature = infer_signature(example, trained.pipeline.predict_proba(example)[:, 1])
-    with compute_threads(), mlflow.start_run(experiment_id=experiment_id,
-                                             run_name="churn_model") as run:
+    with (
+        compute_threads(),
+        mlflow.start_run(experiment_id=experiment_id, run_name="churn_model") as run,
+    ):
         mlflow.log_params({**params, "threshold": trained.threshold})
         mlflow.log_metrics(metrics)
         mlflow.set_tags(tags)
         # Each hyper-parameter candidate is a child run, so the search is browsable.
         for i, candidate in enumerate(trained.search):
-            with mlflow.start_run(experiment_id=experiment_id, run_name=f"candidate-{i}",
-                                  nested=True):
+            with mlflow.start_run(
+                experiment_id=experiment_id, run_name=f"candidate-{i}", nested=True
+            ):
                 mlflow.log_params({k: v for k, v in candidate.items() if k != "cv_auc"})
                 mlflow.log_metric("cv_auc", candidate["cv_auc"])
         info = mlflow.sklearn.log_model(
@@ -236,8 +258,10 @@ def log_and_register(
 def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
-    return [f"{pkg}=={version(pkg)}" for pkg in
-            ("scikit-learn", "pandas", "numpy", "scipy", "skops", "mlflow")]
+    return [
+        f"{pkg}=={version(pkg)}"
+        for pkg in ("scikit-learn", "pandas", "numpy", "scipy", "skops", "mlflow")
+    ]
 
 
 @_store_errors
@@ -304,8 +328,9 @@ def rollback(tracking_uri: str) -> tuple[int, int]:
     client.set_registered_model_alias(
         REGISTERED_MODEL_NAME, PREVIOUS_CHAMPION_ALIAS, str(current.version)
     )
-    client.set_model_version_tag(REGISTERED_MODEL_NAME, str(previous.version), "rolled_back_from",
-                                 str(current.version))
+    client.set_model_version_tag(
+        REGISTERED_MODEL_NAME, str(previous.version), "rolled_back_from", str(current.version)
+    )
     return current.version, previous.version
 
 
@@ -319,8 +344,7 @@ def log_run_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float]) -
 
 
 @_store_errors
-def log_run_artifacts(tracking_uri: str, run_id: str, files: dict[str, bytes],
-                      folder: str) -> None:
+def log_run_artifacts(tracking_uri: str, run_id: str, files: dict[str, bytes], folder: str) -> None:
     """Store small files (plots, JSON) as artifacts of an existing run."""
     client = _client(tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
@@ -369,7 +393,9 @@ def load_profile(tracking_uri: str, ref: ModelRef) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = mlflow.artifacts.download_artifacts(
-            run_id=ref.run_id, artifact_path=PROFILE_ARTIFACT, dst_path=tmp,
+            run_id=ref.run_id,
+            artifact_path=PROFILE_ARTIFACT,
+            dst_path=tmp,
             tracking_uri=tracking_uri,
         )
         with open(path) as fh:

@@ -90,12 +90,12 @@ def weighted_average_precision(y: np.ndarray, p: np.ndarray, weights: np.ndarray
     precision = _safe_divide(tp, seen)
     recall = _safe_divide(tp, np.broadcast_to(positives, tp.shape))
     step = np.diff(np.concatenate([np.zeros((len(w), 1)), recall], axis=1), axis=1)
-    return np.where(positives[:, 0] > 0, np.nansum(step * np.nan_to_num(precision), axis=1),
-                    np.nan)
+    return np.where(positives[:, 0] > 0, np.nansum(step * np.nan_to_num(precision), axis=1), np.nan)
 
 
-def weighted_means(y: np.ndarray, p: np.ndarray, weights: np.ndarray,
-                   threshold: float) -> dict[str, np.ndarray]:
+def weighted_means(
+    y: np.ndarray, p: np.ndarray, weights: np.ndarray, threshold: float
+) -> dict[str, np.ndarray]:
     """Log loss, Brier, precision, recall, F1 and positive rate per weight row."""
     eps = np.finfo(np.float64).eps
     pc = np.clip(p, eps, 1 - eps)
@@ -117,8 +117,9 @@ def weighted_means(y: np.ndarray, p: np.ndarray, weights: np.ndarray,
     }
 
 
-def weighted_calibration(y: np.ndarray, p: np.ndarray, weights: np.ndarray,
-                         bins: int = CALIBRATION_BINS) -> np.ndarray:
+def weighted_calibration(
+    y: np.ndarray, p: np.ndarray, weights: np.ndarray, bins: int = CALIBRATION_BINS
+) -> np.ndarray:
     """Expected calibration error on equal-width probability bins, per weight row."""
     index = np.minimum((p * bins).astype(int), bins - 1)
     onehot = np.zeros((len(p), bins))
@@ -130,8 +131,9 @@ def weighted_calibration(y: np.ndarray, p: np.ndarray, weights: np.ndarray,
     return _safe_divide(gap.sum(axis=1), count.sum(axis=1))
 
 
-def weighted_top_share(y: np.ndarray, p: np.ndarray, weights: np.ndarray,
-                       share: float = TOP_SHARE) -> dict[str, np.ndarray]:
+def weighted_top_share(
+    y: np.ndarray, p: np.ndarray, weights: np.ndarray, share: float = TOP_SHARE
+) -> dict[str, np.ndarray]:
     """Capture (share of positives) and lift in the top ``share`` of rows by score."""
     order = np.argsort(-p, kind="mergesort")
     w = weights[:, order]
@@ -144,28 +146,35 @@ def weighted_top_share(y: np.ndarray, p: np.ndarray, weights: np.ndarray,
     return {"capture_top_decile": capture, "lift_top_decile": capture / share}
 
 
-def all_metrics(y: np.ndarray, p: np.ndarray, weights: np.ndarray,
-                threshold: float) -> dict[str, np.ndarray]:
+def all_metrics(
+    y: np.ndarray, p: np.ndarray, weights: np.ndarray, threshold: float
+) -> dict[str, np.ndarray]:
     """Every report metric per weight row."""
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=np.float64)
-    out = {"auc": weighted_auc(y, p, weights),
-           "pr_auc": weighted_average_precision(y, p, weights)}
+    out = {"auc": weighted_auc(y, p, weights), "pr_auc": weighted_average_precision(y, p, weights)}
     out.update(weighted_means(y, p, weights, threshold))
     out["ece"] = weighted_calibration(y, p, weights)
     out.update(weighted_top_share(y, p, weights))
     return out
 
 
-def reliability_curve(y: np.ndarray, p: np.ndarray,
-                      bins: int = CALIBRATION_BINS) -> list[dict[str, float]]:
+def reliability_curve(
+    y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS
+) -> list[dict[str, float]]:
     """Mean predicted and observed churn rate per equal-width probability bin."""
     index = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
     curve = []
     for b in range(bins):
         mask = index == b
         if mask.any():
-            curve.append({"bin_low": b / bins, "bin_high": (b + 1) / bins,
-                          "n": int(mask.sum()), "predicted": float(np.mean(p[mask])),
-                          "observed": float(np.mean(y[mask]))})
+            curve.append(
+                {
+                    "bin_low": b / bins,
+                    "bin_high": (b + 1) / bins,
+                    "n": int(mask.sum()),
+                    "predicted": float(np.mean(p[mask])),
+                    "observed": float(np.mean(y[mask])),
+                }
+            )
     return curve

@@ -67,13 +67,20 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
         column, days = self._partition(context, metadata)
         with warehouse.connect(self.database, lock_timeout_s=self.lock_timeout_s) as con:
             rows = warehouse.replace_rows(
-                con, schema, table, obj, partition_column=column, partition_range=days,
+                con,
+                schema,
+                table,
+                obj,
+                partition_column=column,
+                partition_range=days,
                 allow_empty=bool(metadata.get("allow_empty", False)),
             )
-        context.add_output_metadata({
-            "dagster/row_count": rows,
-            "dagster/table_name": f"{schema}.{table}",
-        })
+        context.add_output_metadata(
+            {
+                "dagster/row_count": rows,
+                "dagster/table_name": f"{schema}.{table}",
+            }
+        )
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         upstream = context.upstream_output
@@ -81,8 +88,9 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
         schema, table = _table_of(list(context.asset_key.path))
         column, days = self._partition(context, metadata)
         with warehouse.connect(self.database, lock_timeout_s=self.lock_timeout_s) as con:
-            return warehouse.read_rows(con, schema, table, partition_column=column,
-                                       partition_range=days)
+            return warehouse.read_rows(
+                con, schema, table, partition_column=column, partition_range=days
+            )
 
 
 class WarehouseResource(ConfigurableResource):
@@ -119,8 +127,9 @@ class MlflowResource(ConfigurableResource):
     http_timeout_s: int = 15
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        registry.bound_http_retries(self.http_max_retries, self.http_backoff_factor,
-                                    self.http_timeout_s)
+        registry.bound_http_retries(
+            self.http_max_retries, self.http_backoff_factor, self.http_timeout_s
+        )
 
     def latest_version(self) -> ModelRef | None:
         return registry.latest_version(self.tracking_uri)

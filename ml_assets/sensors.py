@@ -99,7 +99,8 @@ def plan_landing_runs(
         name = landing_file.path.name
         mtime_ns = landing_file.path.stat().st_mtime_ns  # one stat a file
         if handled.get(name) == mtime_ns or (
-                name not in handled and before is not None and mtime_ns / 1e9 <= before):
+            name not in handled and before is not None and mtime_ns / 1e9 <= before
+        ):
             kept[name] = mtime_ns
             continue
         if now - mtime_ns / 1e9 < settle_seconds:
@@ -171,8 +172,10 @@ def plan_drift_retrains(events: list[dict], cursor: dict, policy: RetrainPolicy)
         window_end = _day(event.get("reference_window_end"))
         if window_end is not None and day <= window_end:
             # A backfill re-checking old days against a champion trained on newer ones.
-            notes.append(f"{day}: drift on a day the champion was trained on or before (its "
-                         f"training data ends {window_end}): no retrain")
+            notes.append(
+                f"{day}: drift on a day the champion was trained on or before (its "
+                f"training data ends {window_end}): no retrain"
+            )
             continue
         severity = len(event["drifted_features"])
         previous = history[-1] if history else None
@@ -181,31 +184,45 @@ def plan_drift_retrains(events: list[dict], cursor: dict, policy: RetrainPolicy)
             if gap < 0:
                 # A day older than the one that caused the last retrain (a backfill, or range
                 # chunks finishing out of order): that retrain already saw newer data.
-                notes.append(f"{day}: drift on a day before {previous['day']}, whose retrain "
-                             "already learnt from newer data: no retrain")
+                notes.append(
+                    f"{day}: drift on a day before {previous['day']}, whose retrain "
+                    "already learnt from newer data: no retrain"
+                )
                 continue
             if gap < policy.cooldown_days and severity <= previous["severity"]:
-                notes.append(f"{day}: drift within the {policy.cooldown_days}-day cooldown of "
-                             f"the retrain for {previous['day']}, not more severe: no retrain")
+                notes.append(
+                    f"{day}: drift within the {policy.cooldown_days}-day cooldown of "
+                    f"the retrain for {previous['day']}, not more severe: no retrain"
+                )
                 continue
-        recent = [r for r in history
-                  if 0 <= (day - dt.date.fromisoformat(r["day"])).days < policy.budget_window_days]
+        recent = [
+            r
+            for r in history
+            if 0 <= (day - dt.date.fromisoformat(r["day"])).days < policy.budget_window_days
+        ]
         if len(recent) >= policy.budget:
-            notes.append(f"{day}: retrain budget of {policy.budget} per "
-                         f"{policy.budget_window_days} days used up: no retrain")
+            notes.append(
+                f"{day}: retrain budget of {policy.budget} per "
+                f"{policy.budget_window_days} days used up: no retrain"
+            )
             continue
-        requests.append({
-            "run_key": f"drift-event-{event['storage_id']}",
-            "partition": event["partition"],
-            "drifted_features": event["drifted_features"],
-            "storage_id": event["storage_id"],
-            "severity": severity,
-            "kind": event.get("kind", "input"),
-        })
+        requests.append(
+            {
+                "run_key": f"drift-event-{event['storage_id']}",
+                "partition": event["partition"],
+                "drifted_features": event["drifted_features"],
+                "storage_id": event["storage_id"],
+                "severity": severity,
+                "kind": event.get("kind", "input"),
+            }
+        )
         history.append({"day": day.isoformat(), "severity": severity})
     # Only what the budget window can still need is kept in the cursor.
-    return DriftPlan(requests=requests, notes=notes,
-                     cursor={"storage_id": last_id, "requested": history[-policy.budget * 2:]})
+    return DriftPlan(
+        requests=requests,
+        notes=notes,
+        cursor={"storage_id": last_id, "requested": history[-policy.budget * 2 :]},
+    )
 
 
 def build_landing_sensor(job: JobDefinition | Any, landing_dir: Path | None = None):
@@ -225,14 +242,21 @@ def build_landing_sensor(job: JobDefinition | Any, landing_dir: Path | None = No
         ingested = (
             set(context.instance.get_materialized_partitions(RAW_KEY)) if cursor is None else set()
         )
-        plan = plan_landing_runs(files, cursor, ingested, time.time(),
-                                 settings.partitions_start(), dt.date.today(),
-                                 settle_seconds=settings.landing_settle_seconds())
+        plan = plan_landing_runs(
+            files,
+            cursor,
+            ingested,
+            time.time(),
+            settings.partitions_start(),
+            dt.date.today(),
+            settle_seconds=settings.landing_settle_seconds(),
+        )
         for note in plan.notes:
             context.log.info(note)
         runs = [
-            RunRequest(run_key=run_key, partition_key=key,
-                       tags={"ml_assets/trigger": "landing_file"})
+            RunRequest(
+                run_key=run_key, partition_key=key, tags={"ml_assets/trigger": "landing_file"}
+            )
             for key, run_key in plan.requests
         ]
         if not runs:
@@ -245,8 +269,9 @@ def build_landing_sensor(job: JobDefinition | Any, landing_dir: Path | None = No
     return landing_sensor
 
 
-def read_drift_events(instance, after_storage_id: int,
-                      limit: int = DRIFT_EVENTS_PER_TICK) -> list[dict]:
+def read_drift_events(
+    instance, after_storage_id: int, limit: int = DRIFT_EVENTS_PER_TICK
+) -> list[dict]:
     """Drift evidence after a storage id, in event-log order, as plain dicts.
 
     Two kinds: input drift (``monitoring/drift_report`` metadata ``dataset_drift``) and
@@ -260,8 +285,10 @@ def read_drift_events(instance, after_storage_id: int,
     never moves past an event of the other kind that was not read yet.
     """
     events, horizon = [], None
-    for key, flag, features_key in ((DRIFT_KEY, "dataset_drift", "drifted_features"),
-                                    (PREDICTIONS_KEY, "performance_drift", None)):
+    for key, flag, features_key in (
+        (DRIFT_KEY, "dataset_drift", "drifted_features"),
+        (PREDICTIONS_KEY, "performance_drift", None),
+    ):
         result = instance.fetch_materializations(
             AssetRecordsFilter(asset_key=key, after_storage_id=after_storage_id or None),
             limit=limit,
@@ -281,14 +308,16 @@ def read_drift_events(instance, after_storage_id: int,
                 value = metadata.get(features_key)
                 features = list(value.value) if value is not None else []
             window_end = metadata.get("reference_window_end")
-            events.append({
-                "kind": "input" if features_key else "performance",
-                "storage_id": record.storage_id,
-                "partition": materialization.partition if materialization else None,
-                "dataset_drift": is_drift,
-                "drifted_features": features,
-                "reference_window_end": window_end.value if window_end is not None else None,
-            })
+            events.append(
+                {
+                    "kind": "input" if features_key else "performance",
+                    "storage_id": record.storage_id,
+                    "partition": materialization.partition if materialization else None,
+                    "dataset_drift": is_drift,
+                    "drifted_features": features,
+                    "reference_window_end": window_end.value if window_end is not None else None,
+                }
+            )
     if horizon is not None:
         events = [e for e in events if e["storage_id"] <= horizon]
     return sorted(events, key=lambda e: e["storage_id"])
@@ -347,11 +376,14 @@ def build_drift_sensor(job: JobDefinition | Any):
             for req in plan.requests
         ]
         for req in plan.requests:
-            context.log.info(f"Drift event on {req['partition']} ({req['drifted_features']}): "
-                             "requesting retrain_job")
+            context.log.info(
+                f"Drift event on {req['partition']} ({req['drifted_features']}): "
+                "requesting retrain_job"
+            )
         if not runs:
-            return SensorResult(skip_reason=SkipReason("No new drift event"),
-                                cursor=json.dumps(plan.cursor))
+            return SensorResult(
+                skip_reason=SkipReason("No new drift event"), cursor=json.dumps(plan.cursor)
+            )
         return SensorResult(run_requests=runs, cursor=json.dumps(plan.cursor))
 
     return drift_sensor

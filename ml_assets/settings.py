@@ -81,8 +81,7 @@ def landing_settle_seconds() -> float:
     """How long a landing file must stay unmodified before the sensor ingests it
     (``ML_ASSETS_LANDING_SETTLE_SECONDS``, default 5 s): a file still being written keeps
     getting a new modification time, so it waits."""
-    return float(os.environ.get("ML_ASSETS_LANDING_SETTLE_SECONDS",
-                                DEFAULT_LANDING_SETTLE_SECONDS))
+    return float(os.environ.get("ML_ASSETS_LANDING_SETTLE_SECONDS", DEFAULT_LANDING_SETTLE_SECONDS))
 
 
 def compute_threads() -> int:

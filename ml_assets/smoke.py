@@ -24,11 +24,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model_uri = args.model_uri
     # Only the configured registry's churn model: never a path, a run or another model.
-    if not model_uri.startswith(f"models:/{REGISTERED_MODEL_NAME}/") \
-            and not model_uri.startswith(f"models:/{REGISTERED_MODEL_NAME}@"):
-        print(json.dumps({"ok": False, "error": f"refusing {model_uri!r}: only "
-                          f"models:/{REGISTERED_MODEL_NAME}/<version> or @<alias> from the "
-                          "registry at --tracking-uri may be loaded"}))
+    if not model_uri.startswith(f"models:/{REGISTERED_MODEL_NAME}/") and not model_uri.startswith(
+        f"models:/{REGISTERED_MODEL_NAME}@"
+    ):
+        print(
+            json.dumps(
+                {
+                    "ok": False,
+                    "error": f"refusing {model_uri!r}: only "
+                    f"models:/{REGISTERED_MODEL_NAME}/<version> or @<alias> from the "
+                    "registry at --tracking-uri may be loaded",
+                }
+            )
+        )
         return 2
     started = time.perf_counter()
     import mlflow.pyfunc
@@ -45,11 +53,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]}))
         return 1
     proba = output[:, 1] if output.ndim == 2 else output
-    ok = bool(len(proba) == len(rows) and np.all(np.isfinite(proba))
-              and np.all((proba >= 0) & (proba <= 1)))
-    print(json.dumps({"ok": ok, "rows": len(rows), "min": float(np.min(proba)),
-                      "max": float(np.max(proba)),
-                      "seconds": round(time.perf_counter() - started, 2)}))
+    ok = bool(
+        len(proba) == len(rows)
+        and np.all(np.isfinite(proba))
+        and np.all((proba >= 0) & (proba <= 1))
+    )
+    print(
+        json.dumps(
+            {
+                "ok": ok,
+                "rows": len(rows),
+                "min": float(np.min(proba)),
+                "max": float(np.max(proba)),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+    )
     return 0 if ok else 1
 
 

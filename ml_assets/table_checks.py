@@ -25,8 +25,10 @@ def _where(days: DayRange | None, column: str = "snapshot_date") -> tuple[str, l
     if days is None:
         return "", []
     # Only placeholders and a checked name: callers may splice the clause into their SQL.
-    return (f" where cast({warehouse.check_identifier(column)} as date) between ? and ?",
-            [days[0], days[1]])
+    return (
+        f" where cast({warehouse.check_identifier(column)} as date) between ? and ?",
+        [days[0], days[1]],
+    )
 
 
 def latest_day(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dt.date | None:
@@ -39,8 +41,13 @@ def latest_day(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dt.da
     return value
 
 
-def schema_matches(con: duckdb.DuckDBPyConnection, schema: str, table: str,
-                   model: type[pa.DataFrameModel], days: DayRange | None = None) -> Result:
+def schema_matches(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    model: type[pa.DataFrameModel],
+    days: DayRange | None = None,
+) -> Result:
     """Stored columns equal the pandera model's, in order, and the rows pass its checks."""
     expected = list(model.to_schema().columns)
     if not warehouse.table_exists(con, schema, table):
@@ -63,26 +70,33 @@ def schema_matches(con: duckdb.DuckDBPyConnection, schema: str, table: str,
         facts["first_failures"] = (
             cases[["column", "check", "failure_case"]].head(5).astype(str).to_markdown(index=False)
         )
-    passed = (not facts["missing_columns"] and not facts["unexpected_columns"]
-              and facts["column_order_matches"] and facts["failure_cases"] == 0)
+    passed = (
+        not facts["missing_columns"]
+        and not facts["unexpected_columns"]
+        and facts["column_order_matches"]
+        and facts["failure_cases"] == 0
+    )
     return passed, facts
 
 
-def rows_per_day(con: duckdb.DuckDBPyConnection, schema: str, table: str,
-                 days: DayRange | None) -> pd.Series:
+def rows_per_day(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, days: DayRange | None
+) -> pd.Series:
     """Row count per snapshot day of a daily table (days without rows are absent)."""
     where, params = _where(days)
     frame = con.execute(
         f"select cast(snapshot_date as date) as day, count(*) as n "
-        f"from {warehouse.qualified(schema, table)}{where} group by 1 order by 1", params
+        f"from {warehouse.qualified(schema, table)}{where} group by 1 order by 1",
+        params,
     ).df()
     if frame.empty:
         return pd.Series(dtype="int64")
     return pd.Series(frame["n"].to_numpy(), index=[pd.Timestamp(d).date() for d in frame["day"]])
 
 
-def every_day_has_unique_customers(con: duckdb.DuckDBPyConnection, schema: str, table: str,
-                                   days: DayRange) -> Result:
+def every_day_has_unique_customers(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, days: DayRange
+) -> Result:
     """Every day of the range has rows, and a customer appears at most once per day."""
     counts = rows_per_day(con, schema, table, days)
     wanted = [days[0] + dt.timedelta(days=i) for i in range((days[1] - days[0]).days + 1)]
@@ -90,16 +104,23 @@ def every_day_has_unique_customers(con: duckdb.DuckDBPyConnection, schema: str, 
     where, params = _where(days)
     duplicates = con.execute(
         f"select count(*) from (select customer_id, snapshot_date from "
-        f"{warehouse.qualified(schema, table)}{where} group by 1, 2 having count(*) > 1)", params
+        f"{warehouse.qualified(schema, table)}{where} group by 1, 2 having count(*) > 1)",
+        params,
     ).fetchone()[0]
     return not empty and duplicates == 0, {
-        "days": len(wanted), "rows": int(counts.sum()), "days_without_rows": empty,
+        "days": len(wanted),
+        "rows": int(counts.sum()),
+        "days_without_rows": empty,
         "duplicate_customer_days": int(duplicates),
     }
 
 
-def same_rows_per_day(con: duckdb.DuckDBPyConnection, table: tuple[str, str],
-                      upstream: tuple[str, str], days: DayRange | None) -> Result:
+def same_rows_per_day(
+    con: duckdb.DuckDBPyConnection,
+    table: tuple[str, str],
+    upstream: tuple[str, str],
+    days: DayRange | None,
+) -> Result:
     """``table`` has exactly as many rows per day as ``upstream`` (nothing lost or doubled)."""
     ours = rows_per_day(con, *table, days)
     theirs = rows_per_day(con, *upstream, days)
@@ -117,16 +138,26 @@ def same_rows_per_day(con: duckdb.DuckDBPyConnection, table: tuple[str, str],
 
 def splits_are_usable(con: duckdb.DuckDBPyConnection, min_test_rows: int = 200) -> Result:
     """Both splits exist with both classes, and the test split is large enough to judge."""
-    frame = con.execute(
-        "select split, count(*) as n, sum(churned) as positives "
-        "from training.training_set group by 1"
-    ).df().set_index("split")
-    facts = {f"{s}_{k}": int(frame.loc[s, c]) if s in frame.index else 0
-             for s in ("train", "test") for k, c in (("rows", "n"), ("positives", "positives"))}
-    passed = all(
-        facts[f"{s}_positives"] > 0 and facts[f"{s}_positives"] < facts[f"{s}_rows"]
+    frame = (
+        con.execute(
+            "select split, count(*) as n, sum(churned) as positives "
+            "from training.training_set group by 1"
+        )
+        .df()
+        .set_index("split")
+    )
+    facts = {
+        f"{s}_{k}": int(frame.loc[s, c]) if s in frame.index else 0
         for s in ("train", "test")
-    ) and facts["test_rows"] >= min_test_rows
+        for k, c in (("rows", "n"), ("positives", "positives"))
+    }
+    passed = (
+        all(
+            facts[f"{s}_positives"] > 0 and facts[f"{s}_positives"] < facts[f"{s}_rows"]
+            for s in ("train", "test")
+        )
+        and facts["test_rows"] >= min_test_rows
+    )
     return passed, {**facts, "min_test_rows": min_test_rows}
 
 
@@ -150,8 +181,10 @@ def metrics_complete(con: duckdb.DuckDBPyConnection) -> Result:
     not_finite = sorted(overall.loc[~np.isfinite(overall["value"].astype(float)), "metric"])
     passed = not overall.empty and not incomplete and not reversed_rows and not not_finite
     return passed, {
-        "metric_rows": len(frame), "metrics": sorted(metrics),
-        "segments_missing_metrics": incomplete[:20], "reversed_intervals": reversed_rows,
+        "metric_rows": len(frame),
+        "metrics": sorted(metrics),
+        "segments_missing_metrics": incomplete[:20],
+        "reversed_intervals": reversed_rows,
         "challenger_overall_not_finite": not_finite,
     }
 
@@ -161,12 +194,11 @@ def drifted_features_by_day(con: duckdb.DuckDBPyConnection, days: DayRange | Non
     where, params = _where(days)
     frame = con.execute(
         f"select cast(snapshot_date as date) as day, feature from monitoring.drift_report"
-        f"{where}{' and' if where else ' where'} drifted order by 1, 2", params
+        f"{where}{' and' if where else ' where'} drifted order by 1, 2",
+        params,
     ).df()
-    by_day = {str(pd.Timestamp(d).date()): sorted(g["feature"])
-              for d, g in frame.groupby("day")}
-    return not by_day, {"drifted_days": len(by_day),
-                        "drifted_features_by_day": by_day}
+    by_day = {str(pd.Timestamp(d).date()): sorted(g["feature"]) for d, g in frame.groupby("day")}
+    return not by_day, {"drifted_days": len(by_day), "drifted_features_by_day": by_day}
 
 
 def predictions_have_lineage(con: duckdb.DuckDBPyConnection, days: DayRange | None) -> Result:
@@ -174,13 +206,22 @@ def predictions_have_lineage(con: duckdb.DuckDBPyConnection, days: DayRange | No
     from ml_assets import lineage
 
     where, params = _where(days)
-    versions = sorted(int(v) for (v,) in con.execute(
-        f"select distinct model_version from scoring.churn_predictions{where}", params
-    ).fetchall())
+    versions = sorted(
+        int(v)
+        for (v,) in con.execute(
+            f"select distinct model_version from scoring.churn_predictions{where}", params
+        ).fetchall()
+    )
     recorded: set[int] = set()
     if warehouse.table_exists(con, lineage.SCHEMA, lineage.MODEL_TABLE):
-        recorded = {int(v) for (v,) in con.execute(
-            f"select model_version from {lineage.SCHEMA}.{lineage.MODEL_TABLE}").fetchall()}
+        recorded = {
+            int(v)
+            for (v,) in con.execute(
+                f"select model_version from {lineage.SCHEMA}.{lineage.MODEL_TABLE}"
+            ).fetchall()
+        }
     missing = [v for v in versions if v not in recorded]
-    return bool(versions) and not missing, {"model_versions": versions,
-                                            "versions_without_lineage": missing}
+    return bool(versions) and not missing, {
+        "model_versions": versions,
+        "versions_without_lineage": missing,
+    }

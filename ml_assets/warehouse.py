@@ -128,9 +128,7 @@ def _date_casts(frame: pd.DataFrame) -> str:
     ]
     if not cols:
         return "*"
-    casts = ", ".join(
-        f"cast({check_identifier(c)} as date) as {check_identifier(c)}" for c in cols
-    )
+    casts = ", ".join(f"cast({check_identifier(c)} as date) as {check_identifier(c)}" for c in cols)
     return f"* replace ({casts})"
 
 
@@ -226,8 +224,7 @@ def replace_rows(
             )
         if partition_column is not None and partition_range is not None:
             con.execute(
-                f"delete from {target} where {check_identifier(partition_column)} "
-                "between ? and ?",
+                f"delete from {target} where {check_identifier(partition_column)} between ? and ?",
                 [partition_range[0], partition_range[1]],
             )
         else:
@@ -238,8 +235,9 @@ def replace_rows(
     return len(frame)
 
 
-def append_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str,
-                frame: pd.DataFrame) -> int:
+def append_rows(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame
+) -> int:
     """Append rows by column name in one transaction, creating the table on first use."""
     target = qualified(schema, table)
     with _incoming(con, schema, table, frame) as view:

@@ -54,8 +54,9 @@ def project(tmp_path, monkeypatch, mlflow_template) -> Path:
 
 def write_days(landing: Path, days: int, rows: int = 600, first: int = 0, **scenario) -> list[Path]:
     """Generate landing files for days ``first .. first+days-1`` into ``landing``."""
-    config = generator.GeneratorConfig(start=START, days=first + days, rows_per_day=rows,
-                                       seed=11, **scenario)
+    config = generator.GeneratorConfig(
+        start=START, days=first + days, rows_per_day=rows, seed=11, **scenario
+    )
     paths = []
     for i in range(first, first + days):
         frame, _ = generator.generate_day(config, day(i))

@@ -37,15 +37,22 @@ def make_instance_home(home: Path) -> Path:
 
 
 def process_env(home: Path, **extra: str) -> dict[str, str]:
-    return dict(os.environ, DAGSTER_HOME=str(home),
-                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra)
+    return dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra,
+    )
 
 
 def start_daemon(home: Path, env: dict[str, str], log_name: str = "daemon.log"):
     log = open(home / log_name, "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
         [str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)],
-        cwd=settings.PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=settings.PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     proc.log_file = log
@@ -55,9 +62,11 @@ def start_daemon(home: Path, env: dict[str, str], log_name: str = "daemon.log"):
 def start_webserver(home: Path, env: dict[str, str], port: int, timeout_s: float = 120.0):
     log = open(home / "webserver.log", "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [str(BIN / "dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1",
-         "-p", str(port)],
-        cwd=settings.PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [str(BIN / "dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)],
+        cwd=settings.PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     proc.log_file = log
@@ -93,8 +102,9 @@ def stop(proc, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:
 def graphql(port: int, query: str, variables: dict | None = None, timeout_s: float = 30.0):
     """POST a GraphQL query to the webserver; returns (seconds taken, decoded response)."""
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=body,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
     started = time.monotonic()
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
         payload = json.loads(response.read())

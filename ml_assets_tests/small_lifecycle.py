@@ -25,21 +25,28 @@ from ml_assets.sensors import build_drift_sensor
 from ml_assets_tests.conftest import day, write_days
 
 INGEST = AssetSelection.assets(["raw", "customer_snapshots"], ["features", "customer_features"])
-DAILY = INGEST | AssetSelection.assets(["monitoring", "drift_report"],
-                                       ["scoring", "churn_predictions"])
-RETRAIN = AssetSelection.assets(["training", "training_set"], ["training", "churn_model"],
-                                ["evaluation", "evaluation_report"], ["registry", "champion_model"])
+DAILY = INGEST | AssetSelection.assets(
+    ["monitoring", "drift_report"], ["scoring", "churn_predictions"]
+)
+RETRAIN = AssetSelection.assets(
+    ["training", "training_set"],
+    ["training", "churn_model"],
+    ["evaluation", "evaluation_report"],
+    ["registry", "champion_model"],
+)
 DRIFT_DAY = 11
 DAYS = 14
 ROWS = 400
 
 # A light model (no search); a wide non-inferiority margin so the drift retrain is promoted
 # whatever the bootstrap says, and the last days are scored by the retrained model.
-LIGHT = {"ops": {
-    "training__training_set": {"config": {"window_days": 10}},
-    "training__churn_model": {"config": {"max_iter": 60, "search": False}},
-    "registry__champion_model": {"config": {"auc_margin": 0.5, "min_auc": 0.6}},
-}}
+LIGHT = {
+    "ops": {
+        "training__training_set": {"config": {"window_days": 10}},
+        "training__churn_model": {"config": {"max_iter": 60, "search": False}},
+        "registry__champion_model": {"config": {"auc_margin": 0.5, "min_auc": 0.6}},
+    }
+}
 
 
 @dataclass
@@ -55,30 +62,45 @@ class Lifecycle:
 def _run(selection, instance, partition_key=None, days=None, tags=None):
     all_tags = dict(tags or {})
     if days:
-        all_tags.update({"dagster/asset_partition_range_start": days[0].isoformat(),
-                         "dagster/asset_partition_range_end": days[1].isoformat()})
-    result = materialize([*ALL_ASSETS, *ALL_CHECKS], selection=selection,
-                         resources=build_resources(), instance=instance,
-                         partition_key=partition_key, tags=all_tags,
-                         run_config=LIGHT if selection is RETRAIN else None)
+        all_tags.update(
+            {
+                "dagster/asset_partition_range_start": days[0].isoformat(),
+                "dagster/asset_partition_range_end": days[1].isoformat(),
+            }
+        )
+    result = materialize(
+        [*ALL_ASSETS, *ALL_CHECKS],
+        selection=selection,
+        resources=build_resources(),
+        instance=instance,
+        partition_key=partition_key,
+        tags=all_tags,
+        run_config=LIGHT if selection is RETRAIN else None,
+    )
     assert result.success
     return result
 
 
 def run_small_lifecycle(data: Path, instance: DagsterInstance) -> Lifecycle:
     """Build the lifecycle into ``data`` (the project's data folder) and ``instance``."""
-    write_days(data / "landing", DAYS, rows=ROWS, scenario="covariate",
-               drift_start=day(DRIFT_DAY), drift_columns=("monthly_charges",
-                                                          "days_since_last_login"),
-               drift_magnitude=1.5)
+    write_days(
+        data / "landing",
+        DAYS,
+        rows=ROWS,
+        scenario="covariate",
+        drift_start=day(DRIFT_DAY),
+        drift_columns=("monthly_charges", "days_since_last_login"),
+        drift_magnitude=1.5,
+    )
     _run(INGEST, instance, days=(day(0), day(DRIFT_DAY - 1)))
     _run(RETRAIN, instance, tags={"ml_assets/trigger": "bootstrap"})
     _run(DAILY, instance, partition_key=day(DRIFT_DAY).isoformat())
 
     # The real drift sensor reads the drift report's materialization and asks for a retrain.
     sensor = build_drift_sensor(retrain_job)
-    context = build_sensor_context(instance=instance, cursor=None,
-                                   repository_def=defs.get_repository_def())
+    context = build_sensor_context(
+        instance=instance, cursor=None, repository_def=defs.get_repository_def()
+    )
     requests = sensor.evaluate_tick(context).run_requests
     assert len(requests) == 1, requests
     tags = dict(requests[0].tags)

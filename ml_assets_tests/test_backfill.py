@@ -36,15 +36,27 @@ from ml_assets_tests.conftest import day, write_days
 
 HISTORY_DAYS = 60
 ROWS_PER_DAY = 200
-DAILY_KEYS = [["raw", "customer_snapshots"], ["features", "customer_features"],
-              ["monitoring", "drift_report"], ["scoring", "churn_predictions"]]
-POOL_STEPS = {"raw__customer_snapshots", "features__customer_features",
-              "monitoring__drift_report", "scoring__churn_predictions",
-              "training__training_set", "evaluation__evaluation_report"}
+DAILY_KEYS = [
+    ["raw", "customer_snapshots"],
+    ["features", "customer_features"],
+    ["monitoring", "drift_report"],
+    ["scoring", "churn_predictions"],
+]
+POOL_STEPS = {
+    "raw__customer_snapshots",
+    "features__customer_features",
+    "monitoring__drift_report",
+    "scoring__churn_predictions",
+    "training__training_set",
+    "evaluation__evaluation_report",
+}
 # A light model: the backfill is what is tested, not the model.
-LIGHT_RETRAIN = {"ops": {"training__training_set": {"config": {"window_days": 30}},
-                         "training__churn_model": {"config": {"max_iter": 60,
-                                                               "search": False}}}}
+LIGHT_RETRAIN = {
+    "ops": {
+        "training__training_set": {"config": {"window_days": 30}},
+        "training__churn_model": {"config": {"max_iter": 60, "search": False}},
+    }
+}
 TERMINAL = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
 LAUNCH_BACKFILL = """
@@ -112,8 +124,10 @@ def _landing_rows(landing: Path) -> dict:
 
 
 def _max_overlap(intervals: list[tuple[float, float]]) -> int:
-    edges = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
-                   key=lambda edge: (edge[0], edge[1]))
+    edges = sorted(
+        [(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
+        key=lambda edge: (edge[0], edge[1]),
+    )
     current = best = 0
     for _, step in edges:
         current += step
@@ -125,9 +139,14 @@ def _pool_step_intervals(instance, run_ids: list[str]) -> list[tuple[float, floa
     intervals = []
     for run_id in run_ids:
         started = {}
-        for entry in instance.all_logs(run_id, of_type={DagsterEventType.STEP_START,
-                                                        DagsterEventType.STEP_SUCCESS,
-                                                        DagsterEventType.STEP_FAILURE}):
+        for entry in instance.all_logs(
+            run_id,
+            of_type={
+                DagsterEventType.STEP_START,
+                DagsterEventType.STEP_SUCCESS,
+                DagsterEventType.STEP_FAILURE,
+            },
+        ):
             step = entry.step_key
             if step not in POOL_STEPS:
                 continue
@@ -148,13 +167,21 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
     # champion trained, as `make run` does. The backfill then re-processes all of it.
     first, last = day(0).isoformat(), day(HISTORY_DAYS - 1).isoformat()
     assert materialize(
-        ALL_ASSETS, selection=AssetSelection.assets(*DAILY_KEYS[:2]), resources=build_resources(),
-        instance=instance, tags={"dagster/asset_partition_range_start": first,
-                                 "dagster/asset_partition_range_end": last},
+        ALL_ASSETS,
+        selection=AssetSelection.assets(*DAILY_KEYS[:2]),
+        resources=build_resources(),
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        },
     ).success
     assert materialize(
-        ALL_ASSETS, selection=AssetSelection.groups("training", "evaluation", "registry"),
-        resources=build_resources(), instance=instance, run_config=LIGHT_RETRAIN,
+        ALL_ASSETS,
+        selection=AssetSelection.groups("training", "evaluation", "registry"),
+        resources=build_resources(),
+        instance=instance,
+        run_config=LIGHT_RETRAIN,
     ).success
 
     # drift_sensor ticks, but with a retrain budget of 0 it requests nothing: in trial runs
@@ -182,12 +209,18 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
 
         reader.start()
         started = time.monotonic()
-        _, launched = procs.graphql(port, LAUNCH_BACKFILL, {"params": {
-            "partitionNames": [day(i).isoformat() for i in range(HISTORY_DAYS)],
-            "assetSelection": [{"path": key} for key in DAILY_KEYS],
-            "fromFailure": False,
-            "title": "reprocess 60 days",
-        }})
+        _, launched = procs.graphql(
+            port,
+            LAUNCH_BACKFILL,
+            {
+                "params": {
+                    "partitionNames": [day(i).isoformat() for i in range(HISTORY_DAYS)],
+                    "assetSelection": [{"path": key} for key in DAILY_KEYS],
+                    "fromFailure": False,
+                    "title": "reprocess 60 days",
+                }
+            },
+        )
         result = launched["data"]["launchPartitionBackfill"]
         assert result["__typename"] == "LaunchBackfillSuccess", launched
         backfill_id = result["backfillId"]
@@ -208,12 +241,17 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
             assert daemon.poll() is None, (home / "daemon.log").read_text()[-3000:]
             _, payload = procs.graphql(port, BACKFILL_STATUS, {"id": backfill_id})
             status = payload["data"]["partitionBackfillOrError"]["status"]
-            active = instance.get_run_records(RunsFilter(statuses=[
-                s for s in DagsterRunStatus if s not in TERMINAL]))
-            sensor_runs = instance.get_run_records(RunsFilter(
-                tags={"dagster/sensor_name": "landing_sensor"}))
-            if status in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED") \
-                    and len(sensor_runs) >= 3 and not active:
+            active = instance.get_run_records(
+                RunsFilter(statuses=[s for s in DagsterRunStatus if s not in TERMINAL])
+            )
+            sensor_runs = instance.get_run_records(
+                RunsFilter(tags={"dagster/sensor_name": "landing_sensor"})
+            )
+            if (
+                status in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED")
+                and len(sensor_runs) >= 3
+                and not active
+            ):
                 # quiet for a few sensor ticks: drift_sensor has seen the last report
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since > 6:
@@ -229,44 +267,63 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
     reader.join(timeout=30)
 
     records = instance.get_run_records(RunsFilter())
-    backfill_runs = [r for r in records
-                     if r.dagster_run.tags.get("dagster/backfill") == backfill_id]
+    backfill_runs = [
+        r for r in records if r.dagster_run.tags.get("dagster/backfill") == backfill_id
+    ]
     by_sensor = {}
     for r in records:
         sensor = r.dagster_run.tags.get("dagster/sensor_name")
         if sensor:
             by_sensor.setdefault(sensor, []).append(r)
-    failed = [(r.dagster_run.run_id, r.dagster_run.status.value) for r in records
-              if r.dagster_run.status != DagsterRunStatus.SUCCESS]
-    daemon_runs = [r for r in records if r.dagster_run.tags.get("dagster/sensor_name")
-                   or r.dagster_run.tags.get("dagster/backfill")]
-    overlap = _max_overlap([(r.start_time, r.end_time) for r in daemon_runs
-                            if r.start_time and r.end_time])
-    pool_overlap = _max_overlap(_pool_step_intervals(
-        instance, [r.dagster_run.run_id for r in records]))
+    failed = [
+        (r.dagster_run.run_id, r.dagster_run.status.value)
+        for r in records
+        if r.dagster_run.status != DagsterRunStatus.SUCCESS
+    ]
+    daemon_runs = [
+        r
+        for r in records
+        if r.dagster_run.tags.get("dagster/sensor_name")
+        or r.dagster_run.tags.get("dagster/backfill")
+    ]
+    overlap = _max_overlap(
+        [(r.start_time, r.end_time) for r in daemon_runs if r.start_time and r.end_time]
+    )
+    pool_overlap = _max_overlap(
+        _pool_step_intervals(instance, [r.dagster_run.run_id for r in records])
+    )
 
     expected = _landing_rows(landing)
     counts = {}
     with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
         for schema, table in DAILY_KEYS:
-            counts[table] = dict(con.execute(
-                f"select snapshot_date, count(*) from {schema}.{table} group by 1").fetchall())
+            counts[table] = dict(
+                con.execute(
+                    f"select snapshot_date, count(*) from {schema}.{table} group by 1"
+                ).fetchall()
+            )
         duplicates = {
             table: con.execute(
                 f"select count(*) - count(distinct (customer_id, snapshot_date)) "
-                f"from {schema}.{table}").fetchone()[0]
+                f"from {schema}.{table}"
+            ).fetchone()[0]
             for schema, table in [DAILY_KEYS[0], DAILY_KEYS[1], DAILY_KEYS[3]]
         }
         drift_rows = con.execute(
             "select count(*), count(distinct (snapshot_date, feature)), "
-            "count(distinct snapshot_date) from monitoring.drift_report").fetchone()
+            "count(distinct snapshot_date) from monitoring.drift_report"
+        ).fetchone()
 
     figures = {
-        "days": len(expected), "backfill_days": HISTORY_DAYS,
-        "rows": sum(expected.values()), "backfill_runs": len(backfill_runs),
+        "days": len(expected),
+        "backfill_days": HISTORY_DAYS,
+        "rows": sum(expected.values()),
+        "backfill_runs": len(backfill_runs),
         "sensor_runs": {k: len(v) for k, v in by_sensor.items()},
-        "max_runs_at_once": overlap, "max_warehouse_steps_at_once": pool_overlap,
-        "wall_seconds": round(wall, 1), "failed_runs": failed,
+        "max_runs_at_once": overlap,
+        "max_warehouse_steps_at_once": pool_overlap,
+        "wall_seconds": round(wall, 1),
+        "failed_runs": failed,
         "ui_queries": len(reader.latencies),
         "ui_max_latency_s": round(max(reader.latencies, default=0), 2),
         "ui_errors": reader.errors[:3],
@@ -283,7 +340,6 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
     # Every landing row exactly once, in every daily table, for every day.
     for table in ("customer_snapshots", "customer_features", "churn_predictions"):
         assert counts[table] == expected, table
-    assert duplicates == {"customer_snapshots": 0, "customer_features": 0,
-                          "churn_predictions": 0}
+    assert duplicates == {"customer_snapshots": 0, "customer_features": 0, "churn_predictions": 0}
     assert drift_rows[0] == drift_rows[1] and drift_rows[2] == len(expected)
     assert reader.errors == [] and len(reader.latencies) >= 20

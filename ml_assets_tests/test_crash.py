@@ -32,24 +32,39 @@ from ml_assets_tests.conftest import day, write_days
 BIN = Path(sys.executable).parent
 RAW = AssetSelection.assets(["raw", "customer_snapshots"])
 INGEST = RAW | AssetSelection.assets(["features", "customer_features"])
-RETRAIN = AssetSelection.assets(["training", "training_set"], ["training", "churn_model"],
-                                ["evaluation", "evaluation_report"], ["registry", "champion_model"])
+RETRAIN = AssetSelection.assets(
+    ["training", "training_set"],
+    ["training", "churn_model"],
+    ["evaluation", "evaluation_report"],
+    ["registry", "champion_model"],
+)
 # Small and quick: no search, few trees; a wide margin so the gate's decision is "promote"
 # (the kill points below are on the promotion path).
-RETRAIN_CONFIG = {"ops": {
-    "training__training_set": {"config": {"window_days": 5}},
-    "training__churn_model": {"config": {"max_iter": 30, "search": False}},
-    "registry__champion_model": {"config": {"auc_margin": 1.0, "min_auc": 0.5,
-                                            "max_brier": 0.5, "min_test_rows": 50,
-                                            "min_test_positives": 5, "n_resamples": 100}},
-}}
+RETRAIN_CONFIG = {
+    "ops": {
+        "training__training_set": {"config": {"window_days": 5}},
+        "training__churn_model": {"config": {"max_iter": 30, "search": False}},
+        "registry__champion_model": {
+            "config": {
+                "auc_margin": 1.0,
+                "min_auc": 0.5,
+                "max_brier": 0.5,
+                "min_test_rows": 50,
+                "min_test_positives": 5,
+                "n_resamples": 100,
+            }
+        },
+    }
+}
 
 
 def snapshot_rows(partition: str) -> pd.DataFrame:
     with duckdb.connect(str(settings.duckdb_path()), read_only=True) as con:
         return con.execute(
             "select * exclude (source_file) from raw.customer_snapshots "
-            "where snapshot_date = ? order by customer_id", [partition]).df()
+            "where snapshot_date = ? order by customer_id",
+            [partition],
+        ).df()
 
 
 def wait_for(marker: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
@@ -57,8 +72,9 @@ def wait_for(marker: Path, proc: subprocess.Popen, timeout: float = 240) -> None
     while not marker.exists():
         if proc.poll() is not None:
             out = proc.stdout.read() if proc.stdout else ""
-            raise AssertionError(f"the run ended (code {proc.returncode}) before the pause "
-                                 f"point:\n{out[-4000:]}")
+            raise AssertionError(
+                f"the run ended (code {proc.returncode}) before the pause point:\n{out[-4000:]}"
+            )
         assert time.monotonic() < deadline, "the run never reached the pause point"
         time.sleep(0.1)
 
@@ -74,24 +90,35 @@ def kill_group(proc: subprocess.Popen) -> None:
 def child_env(tmp_path: Path, **extra: str) -> dict:
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
-    return dict(os.environ, DAGSTER_HOME=str(home),
-                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra)
+    return dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra,
+    )
 
 
 # --------------------------------------------------------------------------- the warehouse
 
 
-@pytest.mark.parametrize(("phase", "expect"), [("after_delete", "old"),
-                                               ("after_commit", "new")])
+@pytest.mark.parametrize(("phase", "expect"), [("after_delete", "old"), ("after_commit", "new")])
 def test_sigkill_during_a_partition_write(project, tmp_path, phase, expect):
     landing = project / "landing"
     write_days(landing, 2, rows=300)
-    assert materialize(ALL_ASSETS, selection=INGEST, resources=build_resources(),
-                       instance=DagsterInstance.ephemeral(), partition_key=day(0).isoformat(),
-                       ).success
-    assert materialize(ALL_ASSETS, selection=RAW, resources=build_resources(),
-                       instance=DagsterInstance.ephemeral(), partition_key=day(1).isoformat(),
-                       ).success
+    assert materialize(
+        ALL_ASSETS,
+        selection=INGEST,
+        resources=build_resources(),
+        instance=DagsterInstance.ephemeral(),
+        partition_key=day(0).isoformat(),
+    ).success
+    assert materialize(
+        ALL_ASSETS,
+        selection=RAW,
+        resources=build_resources(),
+        instance=DagsterInstance.ephemeral(),
+        partition_key=day(1).isoformat(),
+    ).success
     other_day = snapshot_rows(day(0).isoformat())
     old = snapshot_rows(day(1).isoformat())
     # A corrected file lands for day 1: other customers, other values.
@@ -100,10 +127,22 @@ def test_sigkill_during_a_partition_write(project, tmp_path, phase, expect):
 
     marker = tmp_path / "paused"
     proc = subprocess.Popen(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions",
-         "--select", "raw/customer_snapshots", "--partition", day(1).isoformat()],
+        [
+            str(BIN / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "ml_assets.definitions",
+            "--select",
+            "raw/customer_snapshots",
+            "--partition",
+            day(1).isoformat(),
+        ],
         env=child_env(tmp_path, **{TEST_PAUSE_ENV: f"{phase}:raw.customer_snapshots:{marker}"}),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         wait_for(marker, proc)
@@ -119,9 +158,13 @@ def test_sigkill_during_a_partition_write(project, tmp_path, phase, expect):
     pd.testing.assert_frame_equal(snapshot_rows(day(0).isoformat()), other_day)
 
     # A rerun succeeds and leaves the new rows.
-    assert materialize(ALL_ASSETS, selection=RAW, resources=build_resources(),
-                       instance=DagsterInstance.ephemeral(), partition_key=day(1).isoformat(),
-                       ).success
+    assert materialize(
+        ALL_ASSETS,
+        selection=RAW,
+        resources=build_resources(),
+        instance=DagsterInstance.ephemeral(),
+        partition_key=day(1).isoformat(),
+    ).success
     rerun = snapshot_rows(day(1).isoformat())
     assert len(rerun) == 250
     if expect == "new":
@@ -182,9 +225,13 @@ def champion_scores(rows: pd.DataFrame) -> np.ndarray:
 def kill_retrain_at(point: str, tmp_path: Path) -> None:
     marker = tmp_path / f"paused-{point}"
     proc = subprocess.Popen(
-        [sys.executable, "-c", RETRAIN_CHILD, point, str(marker)], env=child_env(tmp_path),
-        cwd=str(settings.PROJECT_ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        [sys.executable, "-c", RETRAIN_CHILD, point, str(marker)],
+        env=child_env(tmp_path),
+        cwd=str(settings.PROJECT_ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         wait_for(marker, proc)
@@ -196,12 +243,23 @@ def kill_retrain_at(point: str, tmp_path: Path) -> None:
 def test_sigkill_during_mlflow_logging_and_promotion_keeps_the_champion(project, tmp_path):
     write_days(project / "landing", 6, rows=300)
     instance = DagsterInstance.ephemeral()
-    assert materialize(ALL_ASSETS, selection=INGEST, resources=build_resources(),
-                       instance=instance, tags={
-                           "dagster/asset_partition_range_start": day(0).isoformat(),
-                           "dagster/asset_partition_range_end": day(5).isoformat()}).success
-    assert materialize(ALL_ASSETS, selection=RETRAIN, resources=build_resources(),
-                       instance=instance, run_config=RETRAIN_CONFIG).success
+    assert materialize(
+        ALL_ASSETS,
+        selection=INGEST,
+        resources=build_resources(),
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": day(0).isoformat(),
+            "dagster/asset_partition_range_end": day(5).isoformat(),
+        },
+    ).success
+    assert materialize(
+        ALL_ASSETS,
+        selection=RETRAIN,
+        resources=build_resources(),
+        instance=instance,
+        run_config=RETRAIN_CONFIG,
+    ).success
     uri = settings.mlflow_tracking_uri()
     first = registry.alias_version(uri)
     assert first is not None and first.version == 1
@@ -224,15 +282,25 @@ def test_sigkill_during_mlflow_logging_and_promotion_keeps_the_champion(project,
     assert registry.latest_version(uri).version == 2  # registered, but incomplete
     assert_champion_is_first()
     # Evaluating and gating without retraining refuses the incomplete version.
-    gate_only = AssetSelection.assets(["evaluation", "evaluation_report"],
-                                      ["registry", "champion_model"])
-    result = materialize(ALL_ASSETS, selection=gate_only, resources=build_resources(),
-                         instance=instance, run_config={"ops": {
-                             "registry__champion_model": RETRAIN_CONFIG["ops"][
-                                 "registry__champion_model"]}}, raise_on_error=False)
+    gate_only = AssetSelection.assets(
+        ["evaluation", "evaluation_report"], ["registry", "champion_model"]
+    )
+    result = materialize(
+        ALL_ASSETS,
+        selection=gate_only,
+        resources=build_resources(),
+        instance=instance,
+        run_config={
+            "ops": {"registry__champion_model": RETRAIN_CONFIG["ops"]["registry__champion_model"]}
+        },
+        raise_on_error=False,
+    )
     assert not result.success
-    failures = [str(e.event_specific_data.error) for e in result.all_events
-                if e.event_type_value == "STEP_FAILURE"]
+    failures = [
+        str(e.event_specific_data.error)
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE"
+    ]
     assert any("Version 2 of churn_model is incomplete" in f for f in failures), failures
     assert_champion_is_first()
 
@@ -247,8 +315,13 @@ def test_sigkill_during_mlflow_logging_and_promotion_keeps_the_champion(project,
     assert tags.get("gate_decision") != "promoted", tags
 
     # 3. A rerun completes: a new complete version becomes champion and loads.
-    result = materialize(ALL_ASSETS, selection=RETRAIN, resources=build_resources(),
-                         instance=instance, run_config=RETRAIN_CONFIG)
+    result = materialize(
+        ALL_ASSETS,
+        selection=RETRAIN,
+        resources=build_resources(),
+        instance=instance,
+        run_config=RETRAIN_CONFIG,
+    )
     assert result.success
     champion = registry.alias_version(uri)
     assert champion.version == 4

@@ -20,16 +20,40 @@ BIN = Path(sys.executable).parent
 @pytest.mark.slow
 def test_demo_drift_leads_to_one_sensor_started_retrain(project, tmp_path):
     # 14 days; a strong shift from day 10; the last 5 days are left to the sensors.
-    write_days(project / "landing", 14, rows=400, scenario="covariate", drift_start=day(10),
-               drift_columns=("monthly_charges", "days_since_last_login"), drift_magnitude=1.5)
+    write_days(
+        project / "landing",
+        14,
+        rows=400,
+        scenario="covariate",
+        drift_start=day(10),
+        drift_columns=("monthly_charges", "days_since_last_login"),
+        drift_magnitude=1.5,
+    )
     home = tmp_path / "dagster_home"
-    env = dict(os.environ, DAGSTER_HOME=str(home), ML_ASSETS_SENSOR_INTERVAL="2",
-               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        ML_ASSETS_SENSOR_INTERVAL="2",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     summary_file = tmp_path / "summary.json"
     done = subprocess.run(
-        [str(BIN / "ml-assets"), "demo", "--live-days", "5", "--quiet-seconds", "8",
-         "--timeout", "400", "--summary-file", str(summary_file)],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            str(BIN / "ml-assets"),
+            "demo",
+            "--live-days",
+            "5",
+            "--quiet-seconds",
+            "8",
+            "--timeout",
+            "400",
+            "--summary-file",
+            str(summary_file),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     log = (home / "daemon.log").read_text() if (home / "daemon.log").exists() else ""
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + log[-3000:]
@@ -42,25 +66,39 @@ def test_demo_drift_leads_to_one_sensor_started_retrain(project, tmp_path):
 
     # The runs were started by the sensors, as the instance's run storage records.
     with sqlite3.connect(home / "history" / "runs.db") as con:
-        by_sensor = dict(con.execute(
-            "select t.value, count(*) from runs r join run_tags t on t.run_id = r.run_id "
-            "where t.key = 'dagster/sensor_name' and r.status = 'SUCCESS' group by t.value"
-        ).fetchall())
+        by_sensor = dict(
+            con.execute(
+                "select t.value, count(*) from runs r join run_tags t on t.run_id = r.run_id "
+                "where t.key = 'dagster/sensor_name' and r.status = 'SUCCESS' group by t.value"
+            ).fetchall()
+        )
     assert by_sensor == {"landing_sensor": 5, "drift_sensor": 1}
 
     with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
-        drifted = {r[0] for r in con.execute(
-            "select distinct snapshot_date from monitoring.drift_report where drifted").fetchall()}
-        scored = dict(con.execute(
-            "select snapshot_date, min(model_version) from scoring.churn_predictions "
-            "group by 1").fetchall())
+        drifted = {
+            r[0]
+            for r in con.execute(
+                "select distinct snapshot_date from monitoring.drift_report where drifted"
+            ).fetchall()
+        }
+        scored = dict(
+            con.execute(
+                "select snapshot_date, min(model_version) from scoring.churn_predictions group by 1"
+            ).fetchall()
+        )
         retrains = con.execute(
             "select drift_partition, drifted_features, model_version, promoted, champion_after "
-            "from monitoring.retrain_log").fetchall()
+            "from monitoring.retrain_log"
+        ).fetchall()
         profiles = con.execute(
-            "select model_version from monitoring.reference_profiles order by 1").fetchall()
-        references = {r[0] for r in con.execute(
-            "select distinct reference_model_version from monitoring.drift_report").fetchall()}
+            "select model_version from monitoring.reference_profiles order by 1"
+        ).fetchall()
+        references = {
+            r[0]
+            for r in con.execute(
+                "select distinct reference_model_version from monitoring.drift_report"
+            ).fetchall()
+        }
     assert drifted == {day(i) for i in range(10, 14)}
     # One retrain, linked to its drift event, its model and the gate's decision.
     assert len(retrains) == 1
@@ -87,9 +125,20 @@ def test_demo_drift_leads_to_one_sensor_started_retrain(project, tmp_path):
 
     # Running the demo again is safe: nothing new to do, nothing fails, no second retrain.
     again = subprocess.run(
-        [str(BIN / "ml-assets"), "demo", "--live-days", "5", "--quiet-seconds", "4",
-         "--summary-file", str(summary_file)],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            str(BIN / "ml-assets"),
+            "demo",
+            "--live-days",
+            "5",
+            "--quiet-seconds",
+            "4",
+            "--summary-file",
+            str(summary_file),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     facts = json.loads(summary_file.read_text())

@@ -11,14 +11,16 @@ from ml_assets.schemas import ChurnPredictions
 
 
 def predictions(probability: float = 0.4) -> pd.DataFrame:
-    return pd.DataFrame({
-        "customer_id": ["c1", "c2"],
-        "snapshot_date": pd.to_datetime(["2025-01-01", "2025-01-01"]),
-        "churn_probability": [probability, 0.9],
-        "predicted_churn": [0, 1],
-        "threshold": [0.5, 0.5],
-        "model_version": [3, 3],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2"],
+            "snapshot_date": pd.to_datetime(["2025-01-01", "2025-01-01"]),
+            "churn_probability": [probability, 0.9],
+            "predicted_churn": [0, 1],
+            "threshold": [0.5, 0.5],
+            "model_version": [3, 3],
+        }
+    )
 
 
 def test_a_frame_validated_in_the_asset_is_not_validated_again(monkeypatch):

@@ -24,8 +24,14 @@ CONTRACT_EDGES = {
     ("features/customer_features", "scoring/churn_predictions"),
     ("registry/champion_model", "scoring/churn_predictions"),
 }
-STORED = ["raw/customer_snapshots", "features/customer_features", "training/training_set",
-          "evaluation/evaluation_report", "scoring/churn_predictions", "monitoring/drift_report"]
+STORED = [
+    "raw/customer_snapshots",
+    "features/customer_features",
+    "training/training_set",
+    "evaluation/evaluation_report",
+    "scoring/churn_predictions",
+    "monitoring/drift_report",
+]
 
 
 def test_asset_graph_matches_the_contract():
@@ -49,8 +55,10 @@ def test_asset_graph_matches_the_contract():
 
 
 def test_code_location_loads_without_heavy_imports():
-    code = ("import sys, ml_assets.definitions; "
-            "print(','.join(m for m in ('mlflow', 'sklearn') if m in sys.modules))")
+    code = (
+        "import sys, ml_assets.definitions; "
+        "print(','.join(m for m in ('mlflow', 'sklearn') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -66,15 +74,27 @@ def _env(project: Path, tmp: Path) -> dict:
 def test_dagster_cli_materializes_one_partition(project, tmp_path):
     write_days(project / "landing", 2, rows=80)
     result = subprocess.run(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions",
-         "--select", "raw/customer_snapshots,features/customer_features",
-         "--partition", day(1).isoformat()],
-        env=_env(project, tmp_path), capture_output=True, text=True, timeout=300,
+        [
+            str(BIN / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "ml_assets.definitions",
+            "--select",
+            "raw/customer_snapshots,features/customer_features",
+            "--partition",
+            day(1).isoformat(),
+        ],
+        env=_env(project, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
         days = con.execute(
-            "select distinct snapshot_date from features.customer_features").fetchall()
+            "select distinct snapshot_date from features.customer_features"
+        ).fetchall()
         count = con.execute("select count(*) from raw.customer_snapshots").fetchone()[0]
     assert [d[0] for d in days] == [day(1)]
     assert count == 80
@@ -86,7 +106,11 @@ def test_ml_assets_command_help_and_errors(project, tmp_path):
     cli = str(BIN / "ml-assets")
     listed = subprocess.run([cli], capture_output=True, text=True)
     assert listed.returncode == 2 and "generate" in listed.stdout and "demo" in listed.stdout
-    bad = subprocess.run([cli, "generate", "--scenario", "covariate", "--days", "3"],
-                         capture_output=True, text=True, env=_env(project, tmp_path))
+    bad = subprocess.run(
+        [cli, "generate", "--scenario", "covariate", "--days", "3"],
+        capture_output=True,
+        text=True,
+        env=_env(project, tmp_path),
+    )
     assert bad.returncode == 2 and "drift-start" in bad.stderr
     assert not (project / "landing").exists()

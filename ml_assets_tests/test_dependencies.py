@@ -27,12 +27,16 @@ from ml_assets_tests.conftest import day, write_days
 from ml_assets_tests.dagster_processes import free_port
 
 INGEST = AssetSelection.assets(["raw", "customer_snapshots"], ["features", "customer_features"])
-DAILY = INGEST | AssetSelection.assets(["monitoring", "drift_report"],
-                                       ["scoring", "churn_predictions"])
+DAILY = INGEST | AssetSelection.assets(
+    ["monitoring", "drift_report"], ["scoring", "churn_predictions"]
+)
 RETRAIN = AssetSelection.groups("training", "evaluation", "registry")
-LIGHT_RETRAIN = {"ops": {"training__training_set": {"config": {"window_days": 20}},
-                         "training__churn_model": {"config": {"max_iter": 60,
-                                                               "search": False}}}}
+LIGHT_RETRAIN = {
+    "ops": {
+        "training__training_set": {"config": {"window_days": 20}},
+        "training__churn_model": {"config": {"max_iter": 60, "search": False}},
+    }
+}
 HISTORY = 28  # days 0..27 ingested before the tests; 28, 29 are left for them
 ROWS = 200
 # With the resource's bounds (3 retries, backoff factor 1) a refused connection gives up
@@ -43,11 +47,20 @@ BOUNDED_S = 60
 def _run(selection, partition_key=None, days=None, run_config=None):
     tags = {}
     if days:
-        tags = {"dagster/asset_partition_range_start": days[0].isoformat(),
-                "dagster/asset_partition_range_end": days[1].isoformat()}
-    return materialize(ALL_ASSETS, selection=selection, resources=build_resources(),
-                       instance=DagsterInstance.ephemeral(), partition_key=partition_key,
-                       tags=tags, run_config=run_config, raise_on_error=False)
+        tags = {
+            "dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": days[1].isoformat(),
+        }
+    return materialize(
+        ALL_ASSETS,
+        selection=selection,
+        resources=build_resources(),
+        instance=DagsterInstance.ephemeral(),
+        partition_key=partition_key,
+        tags=tags,
+        run_config=run_config,
+        raise_on_error=False,
+    )
 
 
 def _failures(result) -> dict[str, str]:
@@ -69,10 +82,17 @@ def _mlflow_state(uri: str) -> tuple[int | None, int | None]:
 
 def _daily_counts(database: Path, day_: dt.date) -> dict[str, int]:
     with duckdb.connect(str(database), read_only=True) as con:
-        return {table: con.execute(f"select count(*) from {table} where snapshot_date = ?",
-                                   [day_]).fetchone()[0]
-                for table in ("raw.customer_snapshots", "features.customer_features",
-                              "monitoring.drift_report", "scoring.churn_predictions")}
+        return {
+            table: con.execute(
+                f"select count(*) from {table} where snapshot_date = ?", [day_]
+            ).fetchone()[0]
+            for table in (
+                "raw.customer_snapshots",
+                "features.customer_features",
+                "monitoring.drift_report",
+                "scoring.churn_predictions",
+            )
+        }
 
 
 @pytest.fixture(scope="module")
@@ -164,19 +184,24 @@ needs_namespace = pytest.mark.skipif(
 
 def _in_namespace(mount: str, scenario: str, out: Path, *args: str) -> dict:
     """Run ``scenario`` of this module in a child process behind ``mount`` (shell)."""
-    command = (f"{mount} && exec {sys.executable} -m ml_assets_tests.test_dependencies "
-               f"{scenario} {out} {' '.join(args)}")
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", command], capture_output=True,
-                          text=True, timeout=600, cwd=settings.PROJECT_ROOT)
+    command = (
+        f"{mount} && exec {sys.executable} -m ml_assets_tests.test_dependencies "
+        f"{scenario} {out} {' '.join(args)}"
+    )
+    done = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=settings.PROJECT_ROOT,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(out.read_text())
 
 
 @needs_namespace
 @pytest.mark.slow
-def test_mlflow_store_read_only_scores_but_refuses_to_train_and_keeps_champion(
-    trained, tmp_path
-):
+def test_mlflow_store_read_only_scores_but_refuses_to_train_and_keeps_champion(trained, tmp_path):
     store = settings.mlflow_tracking_uri()
     before = _mlflow_state(store)
     mlflow_dir = trained / "mlflow"
@@ -219,13 +244,21 @@ def test_warehouse_disk_full_fails_clearly_and_keeps_earlier_rows(project, tmp_p
 
 # --- child processes, run inside a private mount namespace -------------------------------
 
+
 def _counts_by_day(database: Path) -> dict[str, dict[str, int]]:
     with duckdb.connect(str(database), read_only=True) as con:
-        return {name: {str(d): n for d, n in con.execute(
+        return {
+            name: {
+                str(d): n
+                for d, n in con.execute(
                     f"select snapshot_date, count(*) from {table} group by 1 order by 1"
-                ).fetchall()}
-                for name, table in (("raw", "raw.customer_snapshots"),
-                                    ("features", "features.customer_features"))}
+                ).fetchall()
+            }
+            for name, table in (
+                ("raw", "raw.customer_snapshots"),
+                ("features", "features.customer_features"),
+            )
+        }
 
 
 def _outcome(result) -> dict:
@@ -235,11 +268,15 @@ def _outcome(result) -> dict:
 def _child_read_only(out: Path, partition: str) -> None:
     ingest = _run(DAILY, partition_key=partition)
     retrain = _run(RETRAIN, run_config=LIGHT_RETRAIN)
-    out.write_text(json.dumps({
-        "ingest_failures": _failures(ingest),
-        "counts": _daily_counts(settings.duckdb_path(), dt.date.fromisoformat(partition)),
-        "retrain_failures": _failures(retrain),
-    }))
+    out.write_text(
+        json.dumps(
+            {
+                "ingest_failures": _failures(ingest),
+                "counts": _daily_counts(settings.duckdb_path(), dt.date.fromisoformat(partition)),
+                "retrain_failures": _failures(retrain),
+            }
+        )
+    )
 
 
 def _child_disk_full(out: Path, small: str) -> None:

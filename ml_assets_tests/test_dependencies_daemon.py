@@ -31,11 +31,19 @@ from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
 
 HISTORY, LIVE = 10, 2
-LIGHT_RETRAIN = {"ops": {"training__training_set": {"config": {"window_days": 10}},
-                         "training__churn_model": {"config": {"max_iter": 60,
-                                                               "search": False}}}}
-ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-          DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+LIGHT_RETRAIN = {
+    "ops": {
+        "training__training_set": {"config": {"window_days": 10}},
+        "training__churn_model": {"config": {"max_iter": 60, "search": False}},
+    }
+}
+ACTIVE = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
 
 
 def _retrain_runs(instance):
@@ -49,8 +57,10 @@ def _wait(predicate, timeout_s: float, what: str, home, poll_s: float = 0.2):
         if value:
             return value
         time.sleep(poll_s)
-    pytest.fail(f"timed out waiting for {what}: "
-                + (home / "daemon.log").read_text(errors="replace")[-3000:])
+    pytest.fail(
+        f"timed out waiting for {what}: "
+        + (home / "daemon.log").read_text(errors="replace")[-3000:]
+    )
 
 
 def _kill_daemon_only(daemon) -> None:
@@ -62,22 +72,36 @@ def _kill_daemon_only(daemon) -> None:
 
 @pytest.mark.slow
 def test_daemon_killed_during_drift_retrain_gives_exactly_one_retrain(project, tmp_path):
-    write_days(project / "landing", HISTORY + LIVE, rows=300, scenario="covariate",
-               drift_start=day(HISTORY + 1),
-               drift_columns=("monthly_charges", "days_since_last_login"), drift_magnitude=1.5)
+    write_days(
+        project / "landing",
+        HISTORY + LIVE,
+        rows=300,
+        scenario="covariate",
+        drift_start=day(HISTORY + 1),
+        drift_columns=("monthly_charges", "days_since_last_login"),
+        drift_magnitude=1.5,
+    )
     home = procs.make_instance_home(tmp_path / "dagster_home")
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     assert materialize(
-        ALL_ASSETS, selection=AssetSelection.assets(["raw", "customer_snapshots"],
-                                                    ["features", "customer_features"]),
-        resources=build_resources(), instance=instance,
-        tags={"dagster/asset_partition_range_start": day(0).isoformat(),
-              "dagster/asset_partition_range_end": day(HISTORY - 1).isoformat()},
+        ALL_ASSETS,
+        selection=AssetSelection.assets(
+            ["raw", "customer_snapshots"], ["features", "customer_features"]
+        ),
+        resources=build_resources(),
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": day(0).isoformat(),
+            "dagster/asset_partition_range_end": day(HISTORY - 1).isoformat(),
+        },
     ).success
-    assert materialize(ALL_ASSETS, selection=AssetSelection.groups("training", "evaluation",
-                                                                   "registry"),
-                       resources=build_resources(), instance=instance,
-                       run_config=LIGHT_RETRAIN).success
+    assert materialize(
+        ALL_ASSETS,
+        selection=AssetSelection.groups("training", "evaluation", "registry"),
+        resources=build_resources(),
+        instance=instance,
+        run_config=LIGHT_RETRAIN,
+    ).success
 
     env = procs.process_env(home, ML_ASSETS_SENSOR_INTERVAL="2")
     daemons, seen_at_kill = [], []
@@ -90,11 +114,21 @@ def test_daemon_killed_during_drift_retrain_gives_exactly_one_retrain(project, t
         daemons.append(procs.start_daemon(home, env, "daemon2.log"))
         # 2. Killed again while the retrain is running (if it is not already past that).
         run_id = runs[0].dagster_run.run_id
-        status = _wait(lambda: (instance.get_run_by_id(run_id).status
-                                if instance.get_run_by_id(run_id).status
-                                not in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED,
-                                        DagsterRunStatus.STARTING) else None),
-                       300, "the retrain to start", home)
+        status = _wait(
+            lambda: (
+                instance.get_run_by_id(run_id).status
+                if instance.get_run_by_id(run_id).status
+                not in (
+                    DagsterRunStatus.QUEUED,
+                    DagsterRunStatus.NOT_STARTED,
+                    DagsterRunStatus.STARTING,
+                )
+                else None
+            ),
+            300,
+            "the retrain to start",
+            home,
+        )
         if status == DagsterRunStatus.STARTED:
             _kill_daemon_only(daemons[-1])
             seen_at_kill.append(instance.get_run_by_id(run_id).status.value)

@@ -40,8 +40,12 @@ def reference_bin_counts(values, edges):
     """Counts per bin (-inf, e0), [e0, e1), ..., [ek, inf) with explicit comparisons."""
     values = values[~np.isnan(values)]
     bounds = [-np.inf, *edges, np.inf]
-    return np.array([np.count_nonzero((values >= lo) & (values < hi))
-                     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)])
+    return np.array(
+        [
+            np.count_nonzero((values >= lo) & (values < hi))
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- PSI and bins
@@ -143,8 +147,13 @@ def profile(reference):
 
 
 def day_features(**scenario):
-    config = GeneratorConfig(start=START, rows_per_day=ROWS, seed=SEED,
-                             drift_start=DRIFT_DAY if scenario else None, **scenario)
+    config = GeneratorConfig(
+        start=START,
+        rows_per_day=ROWS,
+        seed=SEED,
+        drift_start=DRIFT_DAY if scenario else None,
+        **scenario,
+    )
     return features_of(config, [(DRIFT_DAY - START).days])
 
 
@@ -169,8 +178,7 @@ def test_reference_profile_contents(reference):
         # The reference sample: sorted distinct reference values, capped at the rule's size.
         sample = np.array(entry["sample_values"])
         assert np.all(np.diff(sample) > 0) and np.isin(sample, series.dropna()).all()
-        assert sum(entry["sample_counts"]) == min(rules.reference_sample_size,
-                                                  entry["n_non_null"])
+        assert sum(entry["sample_counts"]) == min(rules.reference_sample_size, entry["n_non_null"])
         assert entry["discrete"] == (series.nunique() <= rules.quantile_bins)
     assert profile["numeric"]["avg_session_minutes"]["null_rate"] > 0  # generator has nulls
     assert profile["numeric"]["auto_renew"]["discrete"]
@@ -192,8 +200,9 @@ def test_same_distribution_day_does_not_drift(profile):
 
 
 def test_covariate_shift_in_monthly_charges_drifts_that_feature(profile):
-    current = day_features(scenario="covariate", drift_columns=("monthly_charges",),
-                           drift_magnitude=1.0)
+    current = day_features(
+        scenario="covariate", drift_columns=("monthly_charges",), drift_magnitude=1.0
+    )
     outcome = drift.compute_drift(current, profile, DRIFT_DAY, drift.DriftRules())
     report = outcome.report.set_index("feature")
     assert outcome.dataset_drift is True
@@ -205,21 +214,25 @@ def test_covariate_shift_in_monthly_charges_drifts_that_feature(profile):
     ref = profile["numeric"]["monthly_charges"]
     sample = np.repeat(ref["sample_values"], ref["sample_counts"])
     assert report.loc["monthly_charges", "effect_size"] == pytest.approx(
-        wasserstein_distance(sample, current["monthly_charges"]) / ref["std"])
+        wasserstein_distance(sample, current["monthly_charges"]) / ref["std"]
+    )
     assert report.loc["monthly_charges", "effect_size"] == pytest.approx(1.0, abs=0.1)
     assert report.loc["monthly_charges", "p_value"] == pytest.approx(
-        ks_2samp(sample, current["monthly_charges"], method="asymp").pvalue, abs=1e-300)
+        ks_2samp(sample, current["monthly_charges"], method="asymp").pvalue, abs=1e-300
+    )
     # Independent check of the reported PSI from the profile's own bins.
     counts = reference_bin_counts(current["monthly_charges"].to_numpy(), np.array(ref["edges"]))
     assert report.loc["monthly_charges", "psi"] == pytest.approx(
-        reference_psi(ref["shares"], counts / counts.sum(), drift.PSI_EPSILON))
+        reference_psi(ref["shares"], counts / counts.sum(), drift.PSI_EPSILON)
+    )
     others = report.drop(index="monthly_charges")
     assert others["drifted"].sum() <= 1
 
 
 def test_null_spike_drifts_via_null_rate(profile):
-    current = day_features(scenario="null_spike", drift_columns=("avg_session_minutes",),
-                           drift_magnitude=0.5)
+    current = day_features(
+        scenario="null_spike", drift_columns=("avg_session_minutes",), drift_magnitude=0.5
+    )
     outcome = drift.compute_drift(current, profile, DRIFT_DAY, drift.DriftRules())
     row = outcome.report.set_index("feature").loc["avg_session_minutes"]
     assert outcome.dataset_drift is True
@@ -240,8 +253,9 @@ def test_unseen_category_drifts(profile):
 
 
 def test_too_few_rows_give_no_decision(profile):
-    current = day_features(scenario="covariate", drift_columns=("monthly_charges",),
-                           drift_magnitude=1.0).head(50)
+    current = day_features(
+        scenario="covariate", drift_columns=("monthly_charges",), drift_magnitude=1.0
+    ).head(50)
     outcome = drift.compute_drift(current, profile, DRIFT_DAY, drift.DriftRules(min_rows=100))
     report = outcome.report.set_index("feature")
     # The statistics are still reported (the shift is plain to see) ...
@@ -255,8 +269,9 @@ def test_too_few_rows_give_no_decision(profile):
 
 
 def test_min_drifted_features_rule(profile):
-    current = day_features(scenario="covariate", drift_columns=("monthly_charges",),
-                           drift_magnitude=1.0)
+    current = day_features(
+        scenario="covariate", drift_columns=("monthly_charges",), drift_magnitude=1.0
+    )
     rules = drift.DriftRules(min_drifted_features=5)
     assert drift.compute_drift(current, profile, DRIFT_DAY, rules).dataset_drift is False
 
@@ -264,10 +279,13 @@ def test_min_drifted_features_rule(profile):
 def test_report_fits_the_drift_report_schema(profile):
     """Two days' reports, concatenated as the asset does, validate against DriftReport."""
     reports = []
-    for day, current in [(DRIFT_DAY, day_features()),
-                         (DRIFT_DAY + dt.timedelta(days=1),
-                          day_features(scenario="null_spike",
-                                       drift_columns=("avg_session_minutes",)))]:
+    for day, current in [
+        (DRIFT_DAY, day_features()),
+        (
+            DRIFT_DAY + dt.timedelta(days=1),
+            day_features(scenario="null_spike", drift_columns=("avg_session_minutes",)),
+        ),
+    ]:
         report = drift.compute_drift(current, profile, pd.Timestamp(day), drift.DriftRules())
         report = report.report
         assert list(report.columns) == list(DriftReport.to_schema().columns)
@@ -293,14 +311,16 @@ def test_binary_feature_shift_is_detected(profile):
 def test_same_distribution_days_do_not_drift_at_1000_rows(profile):
     config = GeneratorConfig(start=START, rows_per_day=ROWS, seed=SEED)
     for i in range(10, 17):  # the week after the 10-day reference window
-        outcome = drift.compute_drift(features_of(config, [i]), profile,
-                                      START + dt.timedelta(days=i), drift.DriftRules())
+        outcome = drift.compute_drift(
+            features_of(config, [i]), profile, START + dt.timedelta(days=i), drift.DriftRules()
+        )
         assert outcome.decided and outcome.dataset_drift is False, outcome.reasons
 
 
 def test_half_sd_shift_is_flagged_at_1000_rows(profile):
-    current = day_features(scenario="covariate", drift_columns=("monthly_charges",),
-                           drift_magnitude=0.5)
+    current = day_features(
+        scenario="covariate", drift_columns=("monthly_charges",), drift_magnitude=0.5
+    )
     outcome = drift.compute_drift(current, profile, DRIFT_DAY, drift.DriftRules())
     row = outcome.report.set_index("feature").loc["monthly_charges"]
     assert outcome.dataset_drift and outcome.drifted_features == ["monthly_charges"]
@@ -309,8 +329,9 @@ def test_half_sd_shift_is_flagged_at_1000_rows(profile):
 
 
 def test_category_mix_is_flagged_by_js_distance_and_chi_square(profile):
-    current = day_features(scenario="category_mix", drift_columns=("contract",),
-                           drift_magnitude=0.3)
+    current = day_features(
+        scenario="category_mix", drift_columns=("contract",), drift_magnitude=0.3
+    )
     outcome = drift.compute_drift(current, profile, DRIFT_DAY, drift.DriftRules())
     row = outcome.report.set_index("feature").loc["contract"]
     assert outcome.drifted_features == ["contract"]
@@ -319,8 +340,9 @@ def test_category_mix_is_flagged_by_js_distance_and_chi_square(profile):
 
 
 def test_effect_floor_and_alpha_are_both_required(profile):
-    current = day_features(scenario="covariate", drift_columns=("monthly_charges",),
-                           drift_magnitude=0.5)
+    current = day_features(
+        scenario="covariate", drift_columns=("monthly_charges",), drift_magnitude=0.5
+    )
 
     def row(rules):
         report = drift.compute_drift(current, profile, DRIFT_DAY, rules).report
@@ -345,15 +367,27 @@ def big():
     day9 = START + dt.timedelta(days=9)
 
     def shifted(k):
-        return GeneratorConfig(start=START, rows_per_day=BIG, seed=SEED, scenario="covariate",
-                               drift_start=day9, drift_columns=("monthly_charges",),
-                               drift_magnitude=k)
+        return GeneratorConfig(
+            start=START,
+            rows_per_day=BIG,
+            seed=SEED,
+            scenario="covariate",
+            drift_start=day9,
+            drift_columns=("monthly_charges",),
+            drift_magnitude=k,
+        )
 
-    days = {"calm": features_of(base, [9]), "0.02": features_of(shifted(0.02), [9]),
-            "0.1": features_of(shifted(0.1), [9])}
+    days = {
+        "calm": features_of(base, [9]),
+        "0.02": features_of(shifted(0.02), [9]),
+        "0.1": features_of(shifted(0.1), [9]),
+    }
     profile = drift.prepare_profile(drift.build_reference_profile(reference, model_version=1))
-    full = drift.prepare_profile(drift.build_reference_profile(
-        reference, drift.DriftRules(reference_sample_size=None), model_version=1))
+    full = drift.prepare_profile(
+        drift.build_reference_profile(
+            reference, drift.DriftRules(reference_sample_size=None), model_version=1
+        )
+    )
     return reference, days, profile, full
 
 
@@ -368,15 +402,20 @@ def test_tiny_shift_at_100000_rows_is_not_flagged_although_a_p_value_alone_would
     reference, days, profile, full = big
     current = days["0.02"]
     # What a KS monitor does: the whole reference, p < 0.05.
-    assert ks_2samp(reference["monthly_charges"], current["monthly_charges"],
-                    method="asymp").pvalue < 1e-6
+    assert (
+        ks_2samp(reference["monthly_charges"], current["monthly_charges"], method="asymp").pvalue
+        < 1e-6
+    )
     for prof in (profile, full):
         outcome = drift.compute_drift(current, prof, START, drift.DriftRules())
         assert outcome.dataset_drift is False and outcome.drifted_features == []
     # Against the whole reference our own test is as significant -- the effect floor is
     # what stops it, and the reason says so.
-    row = drift.compute_drift(current, full, START, drift.DriftRules()).report.set_index(
-        "feature").loc["monthly_charges"]
+    row = (
+        drift.compute_drift(current, full, START, drift.DriftRules())
+        .report.set_index("feature")
+        .loc["monthly_charges"]
+    )
     assert row["p_value_adjusted"] < 1e-6
     assert row["effect_size"] == pytest.approx(0.02, abs=0.01)
     assert "below the floor" in row["reason"] and "too small to matter" in row["reason"]
@@ -409,14 +448,21 @@ def test_format_1_profile_of_an_older_champion_still_works(profile):
             entry.pop(key, None)
     calm = drift.compute_drift(day_features(), old, DRIFT_DAY, drift.DriftRules())
     assert calm.dataset_drift is False
-    current = day_features(scenario="covariate", drift_columns=("monthly_charges",),
-                           drift_magnitude=1.0)
+    current = day_features(
+        scenario="covariate", drift_columns=("monthly_charges",), drift_magnitude=1.0
+    )
     outcome = drift.compute_drift(current, old, DRIFT_DAY, drift.DriftRules())
     row = outcome.report.set_index("feature").loc["monthly_charges"]
     assert outcome.drifted_features == ["monthly_charges"]
     assert row["test"] == "chi2" and "JS distance" in row["reason"]
-    DriftReport.validate(pd.concat([calm.report, outcome.report.assign(
-        snapshot_date=pd.Timestamp(DRIFT_DAY + dt.timedelta(days=1)))]))
+    DriftReport.validate(
+        pd.concat(
+            [
+                calm.report,
+                outcome.report.assign(snapshot_date=pd.Timestamp(DRIFT_DAY + dt.timedelta(days=1))),
+            ]
+        )
+    )
 
 
 def test_drift_config_mirrors_the_decision_rules():
@@ -424,8 +470,11 @@ def test_drift_config_mirrors_the_decision_rules():
 
     from ml_assets.assets.monitoring import DriftConfig
 
-    rules = {f.name: f.default for f in dataclasses.fields(drift.DriftRules)
-             if f.name not in drift.PROFILE_FIELDS}
+    rules = {
+        f.name: f.default
+        for f in dataclasses.fields(drift.DriftRules)
+        if f.name not in drift.PROFILE_FIELDS
+    }
     config = DriftConfig()
     assert config.model_dump() == rules
     assert all(f.description for f in DriftConfig.model_fields.values())

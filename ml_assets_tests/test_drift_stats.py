@@ -67,10 +67,12 @@ def test_ks_statistic_pvalue_and_wasserstein_equal_scipy(kind, seed):
     expected = ks_2samp(reference, current, method="asymp")
     assert d == expected.statistic  # the same integer counts and divisions: bit-identical
     assert drift.ks_pvalue(d, reference.size, current.size) == pytest.approx(
-        expected.pvalue, rel=1e-12, abs=1e-300)
+        expected.pvalue, rel=1e-12, abs=1e-300
+    )
     # Weighted reference (values + counts) and the expanded reference agree with scipy.
-    assert w1 == pytest.approx(wasserstein_distance(values, current, u_weights=counts),
-                               rel=1e-9, abs=1e-12)
+    assert w1 == pytest.approx(
+        wasserstein_distance(values, current, u_weights=counts), rel=1e-9, abs=1e-12
+    )
     assert w1 == pytest.approx(wasserstein_distance(reference, current), rel=1e-9, abs=1e-12)
 
 
@@ -93,8 +95,9 @@ def test_ks_pvalue_beyond_the_exact_n_range_uses_the_limit_distribution():
     expected = ks_2samp(reference, current, method="asymp")
     assert drift.KS_LIMIT_N < 60_000 * 40_000 / 100_000
     assert d == expected.statistic
-    assert drift.ks_pvalue(d, reference.size, current.size) == pytest.approx(expected.pvalue,
-                                                                            rel=1e-2)
+    assert drift.ks_pvalue(d, reference.size, current.size) == pytest.approx(
+        expected.pvalue, rel=1e-2
+    )
 
 
 # --------------------------------------------------------------------------- chi-square, JS
@@ -132,8 +135,9 @@ def test_js_distance_equals_scipy(seed):
     ref = rng.integers(0, 100, k).astype(float)
     cur = rng.integers(0, 100, k).astype(float)
     ref[0], cur[-1] = 0.0, 0.0  # empty cells on either side
-    assert drift.js_distance(ref, cur) == pytest.approx(jensenshannon(ref, cur, base=2),
-                                                        rel=1e-9, abs=1e-12)
+    assert drift.js_distance(ref, cur) == pytest.approx(
+        jensenshannon(ref, cur, base=2), rel=1e-9, abs=1e-12
+    )
 
 
 def test_js_distance_bounds():
@@ -149,8 +153,7 @@ def test_benjamini_hochberg_equals_scipy(seed):
     rng = np.random.default_rng(seed)
     p = np.r_[rng.random(12) ** 3, rng.random(3) * 1e-4, [0.2, 0.2]]  # ties too
     rng.shuffle(p)
-    np.testing.assert_allclose(drift.benjamini_hochberg(p), false_discovery_control(p),
-                               rtol=1e-12)
+    np.testing.assert_allclose(drift.benjamini_hochberg(p), false_discovery_control(p), rtol=1e-12)
 
 
 def test_benjamini_hochberg_ignores_untested_features():
@@ -186,13 +189,20 @@ def generated():
     config = GeneratorConfig(start=START, rows_per_day=800, seed=21)
     frames = [generate_day(config, START + dt.timedelta(days=i))[0] for i in range(8)]
     reference = build_customer_features(pd.concat(frames, ignore_index=True))
-    shifted = GeneratorConfig(start=START, rows_per_day=800, seed=21, scenario="covariate",
-                              drift_start=START + dt.timedelta(days=9),
-                              drift_columns=("monthly_charges",), drift_magnitude=0.3)
+    shifted = GeneratorConfig(
+        start=START,
+        rows_per_day=800,
+        seed=21,
+        scenario="covariate",
+        drift_start=START + dt.timedelta(days=9),
+        drift_columns=("monthly_charges",),
+        drift_magnitude=0.3,
+    )
     current = build_customer_features(generate_day(shifted, START + dt.timedelta(days=9))[0])
     # A small reference sample, so the KS test really uses a subsample.
-    profile = drift.build_reference_profile(reference, drift.DriftRules(
-        reference_sample_size=2_000), model_version=3)
+    profile = drift.build_reference_profile(
+        reference, drift.DriftRules(reference_sample_size=2_000), model_version=3
+    )
     return reference, current, profile
 
 
@@ -205,12 +215,15 @@ def test_report_numbers_equal_scipy_on_a_generated_day(generated):
         day = current[col].astype(float).dropna().to_numpy()
         sample = expand(ref["sample_values"], ref["sample_counts"])
         assert row["effect_size"] == pytest.approx(
-            wasserstein_distance(sample, day) / np.std(reference[col].dropna()), rel=1e-9)
+            wasserstein_distance(sample, day) / np.std(reference[col].dropna()), rel=1e-9
+        )
         if ref["discrete"]:
             # One bin per reference value: counts by explicit comparisons.
             bounds = [-np.inf, *ref["edges"], np.inf]
-            cur = [np.count_nonzero((day >= lo) & (day < hi))
-                   for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+            cur = [
+                np.count_nonzero((day >= lo) & (day < hi))
+                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
             table = np.vstack([ref["counts"], cur])
             expected = chi2_contingency(table[:, table.sum(axis=0) > 0], correction=False)
             assert row["test"] == "chi2"
@@ -228,7 +241,8 @@ def test_report_numbers_equal_scipy_on_a_generated_day(generated):
         assert row["statistic"] == pytest.approx(expected.statistic, rel=1e-9)
         assert row["p_value"] == pytest.approx(expected.pvalue, rel=1e-9)
         assert row["effect_size"] == pytest.approx(jensenshannon(table[0], table[1], base=2))
-    np.testing.assert_allclose(report["p_value_adjusted"],
-                               false_discovery_control(report["p_value"]), rtol=1e-12)
+    np.testing.assert_allclose(
+        report["p_value_adjusted"], false_discovery_control(report["p_value"]), rtol=1e-12
+    )
     assert report.loc["monthly_charges", "drifted"]
     assert report.loc["monthly_charges", "effect_size"] == pytest.approx(0.3, abs=0.05)

@@ -38,28 +38,32 @@ def profiles():
     for seed in (21, 22, 23):
         base = GeneratorConfig(start=START, rows_per_day=ROWS, seed=seed)
         reference = pd.concat([features_of(base, i) for i in range(ONSET)], ignore_index=True)
-        out[seed] = drift.prepare_profile(drift.build_reference_profile(reference,
-                                                                        model_version=1))
+        out[seed] = drift.prepare_profile(drift.build_reference_profile(reference, model_version=1))
     return out
 
 
 @pytest.mark.parametrize("column", ["monthly_charges", "support_calls_30d"])
-def test_fifth_sd_shift_in_a_key_feature_is_flagged_within_two_days_at_1000_rows(profiles,
-                                                                                   column):
+def test_fifth_sd_shift_in_a_key_feature_is_flagged_within_two_days_at_1000_rows(profiles, column):
     for seed, profile in profiles.items():
-        shifted = GeneratorConfig(start=START, rows_per_day=ROWS, seed=seed,
-                                  scenario="covariate", drift_start=START + dt.timedelta(ONSET),
-                                  drift_columns=(column,), drift_magnitude=0.2)
+        shifted = GeneratorConfig(
+            start=START,
+            rows_per_day=ROWS,
+            seed=seed,
+            scenario="covariate",
+            drift_start=START + dt.timedelta(ONSET),
+            drift_columns=(column,),
+            drift_magnitude=0.2,
+        )
         calm = GeneratorConfig(start=START, rows_per_day=ROWS, seed=seed)
         flagged = []
         for index in (ONSET, ONSET + 1):
             day = START + dt.timedelta(days=index)
-            outcome = drift.compute_drift(features_of(shifted, index), profile, day,
-                                          drift.DriftRules())
+            outcome = drift.compute_drift(
+                features_of(shifted, index), profile, day, drift.DriftRules()
+            )
             flagged.append(column in outcome.drifted_features)
             # The same customers on the same day without the shift: no alarm.
-            quiet = drift.compute_drift(features_of(calm, index), profile, day,
-                                        drift.DriftRules())
+            quiet = drift.compute_drift(features_of(calm, index), profile, day, drift.DriftRules())
             assert quiet.decided and not quiet.dataset_drift, (seed, quiet.reasons)
         assert any(flagged), f"seed {seed}: 0.2 SD in {column} not flagged within 2 days"
 

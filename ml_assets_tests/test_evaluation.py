@@ -32,9 +32,7 @@ def random_case(seed, rounded):
 def test_ranking_metrics_equal_sklearn(seed, rounded):
     y, p = random_case(seed, rounded)
     assert ev.roc_auc(y, p) == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
-    assert ev.average_precision(y, p) == pytest.approx(
-        skm.average_precision_score(y, p), abs=1e-12
-    )
+    assert ev.average_precision(y, p) == pytest.approx(skm.average_precision_score(y, p), abs=1e-12)
 
 
 @pytest.mark.parametrize("rounded", [False, True], ids=["distinct", "ties"])
@@ -101,8 +99,17 @@ def test_threshold_metrics_without_predicted_positives_are_zero():
 
 @pytest.mark.parametrize(
     ("days", "band"),
-    [(0, "0-3m"), (89, "0-3m"), (90, "3-12m"), (364, "3-12m"), (365, "1-2y"),
-     (729, "1-2y"), (730, "2y+"), (5000, "2y+"), (-1, "unknown")],
+    [
+        (0, "0-3m"),
+        (89, "0-3m"),
+        (90, "3-12m"),
+        (364, "3-12m"),
+        (365, "1-2y"),
+        (729, "1-2y"),
+        (730, "2y+"),
+        (5000, "2y+"),
+        (-1, "unknown"),
+    ],
 )
 def test_tenure_band_boundaries(days, band):
     """Bands are half-open [low, high): the boundary day belongs to the upper band."""
@@ -116,28 +123,40 @@ def test_tenure_band_boundaries(days, band):
 def scored_test():
     rng = np.random.default_rng(11)
     n = 1500
-    test = pd.DataFrame({
-        "plan": rng.choice(["basic", "standard", "premium"], n),
-        "contract": rng.choice(["monthly", "annual", "two_year"], n, p=[0.6, 0.3, 0.1]),
-        "region": rng.choice(["north", "south", "east", "west"], n),
-        "tenure_days": rng.integers(0, 1500, n),
-        "churned": pd.array(rng.random(n) < 0.25, dtype="Int64"),
-    }, index=rng.permutation(np.arange(10_000, 10_000 + n)))  # non-default index
+    test = pd.DataFrame(
+        {
+            "plan": rng.choice(["basic", "standard", "premium"], n),
+            "contract": rng.choice(["monthly", "annual", "two_year"], n, p=[0.6, 0.3, 0.1]),
+            "region": rng.choice(["north", "south", "east", "west"], n),
+            "tenure_days": rng.integers(0, 1500, n),
+            "churned": pd.array(rng.random(n) < 0.25, dtype="Int64"),
+        },
+        index=rng.permutation(np.arange(10_000, 10_000 + n)),
+    )  # non-default index
     proba = np.clip(0.35 * test["churned"].to_numpy(dtype=float) + 0.65 * rng.random(n), 0, 1)
     return test, np.round(proba, 2)
 
 
 def expected_segments(test):
-    bands = pd.cut(test["tenure_days"], [0, 90, 365, 730, 10**9], right=False,
-                   labels=["0-3m", "3-12m", "1-2y", "2y+"]).astype(str)
-    return {"plan": test["plan"], "contract": test["contract"], "region": test["region"],
-            "tenure_band": bands}
+    bands = pd.cut(
+        test["tenure_days"],
+        [0, 90, 365, 730, 10**9],
+        right=False,
+        labels=["0-3m", "3-12m", "1-2y", "2y+"],
+    ).astype(str)
+    return {
+        "plan": test["plan"],
+        "contract": test["contract"],
+        "region": test["region"],
+        "tenure_band": bands,
+    }
 
 
 def test_metrics_table_overall_equals_sklearn(scored_test):
     test, proba = scored_test
-    table = ev.metrics_table(test, proba, 0.4, model_version=3, model_run_id="run",
-                             role="challenger")
+    table = ev.metrics_table(
+        test, proba, 0.4, model_version=3, model_run_id="run", role="challenger"
+    )
     overall = table[table["segment_column"] == "overall"].set_index("metric")["value"]
     y = test["churned"].astype(int).to_numpy()
     pred = (proba >= 0.4).astype(int)
@@ -154,8 +173,9 @@ def test_metrics_table_overall_equals_sklearn(scored_test):
 
 def test_metrics_table_segments_match_groupby_and_sklearn(scored_test):
     test, proba = scored_test
-    table = ev.metrics_table(test, proba, 0.4, model_version=3, model_run_id="run",
-                             role="challenger")
+    table = ev.metrics_table(
+        test, proba, 0.4, model_version=3, model_run_id="run", role="challenger"
+    )
     y = test["churned"].astype(int)
     p = pd.Series(proba, index=test.index)
     for col, key in expected_segments(test).items():
@@ -173,21 +193,22 @@ def test_metrics_table_segments_match_groupby_and_sklearn(scored_test):
 
 def test_metrics_table_fits_the_report_schema(scored_test):
     test, proba = scored_test
-    table = ev.metrics_table(test, proba, 0.4, model_version=3, model_run_id="run",
-                             role="champion")
+    table = ev.metrics_table(test, proba, 0.4, model_version=3, model_run_id="run", role="champion")
     EvaluationReport.validate(table)
     assert (table["model_version"] == 3).all() and (table["role"] == "champion").all()
     assert (table["threshold"] == 0.4).all()
 
 
 def test_metrics_table_single_class_segment_has_null_auc():
-    test = pd.DataFrame({
-        "plan": ["basic", "basic", "premium", "premium"],
-        "contract": ["monthly"] * 4,
-        "region": ["north"] * 4,
-        "tenure_days": [10, 20, 400, 800],
-        "churned": [0, 0, 1, 0],
-    })
+    test = pd.DataFrame(
+        {
+            "plan": ["basic", "basic", "premium", "premium"],
+            "contract": ["monthly"] * 4,
+            "region": ["north"] * 4,
+            "tenure_days": [10, 20, 400, 800],
+            "churned": [0, 0, 1, 0],
+        }
+    )
     table = ev.metrics_table(test, np.array([0.1, 0.2, 0.9, 0.3]), 0.5, 1, "r", "challenger")
     basic_auc = table[(table["segment_value"] == "basic") & (table["metric"] == "auc")]
     assert basic_auc["value"].isna().all()
@@ -196,14 +217,17 @@ def test_metrics_table_single_class_segment_has_null_auc():
 
 
 def test_metrics_table_skips_small_segments():
-    test = pd.DataFrame({
-        "plan": ["basic"] * 5 + ["premium"],
-        "contract": ["monthly"] * 6,
-        "region": ["north"] * 6,
-        "tenure_days": [10] * 6,
-        "churned": [0, 1, 0, 1, 0, 1],
-    })
-    table = ev.metrics_table(test, np.linspace(0.1, 0.9, 6), 0.5, 1, "r", "challenger",
-                             min_segment_rows=2)
+    test = pd.DataFrame(
+        {
+            "plan": ["basic"] * 5 + ["premium"],
+            "contract": ["monthly"] * 6,
+            "region": ["north"] * 6,
+            "tenure_days": [10] * 6,
+            "churned": [0, 1, 0, 1, 0, 1],
+        }
+    )
+    table = ev.metrics_table(
+        test, np.linspace(0.1, 0.9, 6), 0.5, 1, "r", "challenger", min_segment_rows=2
+    )
     plans = set(table.loc[table["segment_column"] == "plan", "segment_value"])
     assert plans == {"basic"}

@@ -46,11 +46,14 @@ def test_first_model_passing_floors_is_promoted():
     assert decision.promote and "no champion yet" in text(decision)
 
 
-@pytest.mark.parametrize(("metrics", "words"), [
-    ({"auc": 0.65, "brier": 0.12}, "below the floor"),
-    ({"auc": 0.85, "brier": 0.25}, "ceiling"),
-    ({"auc": math.nan, "brier": 0.1}, "undefined"),
-])
+@pytest.mark.parametrize(
+    ("metrics", "words"),
+    [
+        ({"auc": 0.65, "brier": 0.12}, "below the floor"),
+        ({"auc": 0.85, "brier": 0.25}, "ceiling"),
+        ({"auc": math.nan, "brier": 0.1}, "undefined"),
+    ],
+)
 def test_first_model_failing_floors_is_refused(metrics, words):
     decision = decide_promotion(1, metrics, None, 1000, 150, RULES)
     assert not decision.promote and words in text(decision)
@@ -88,8 +91,9 @@ def test_floors_still_refuse_a_weak_first_model_whatever_else():
 
 def test_a_significantly_better_replacement_below_the_floor_still_needs_its_segments():
     weak = {"auc": 0.68, "brier": 0.15}
-    segments = [{"segment_column": "plan", "segment_value": "premium", "skipped": False,
-                 "worse": True}]
+    segments = [
+        {"segment_column": "plan", "segment_value": "premium", "skipped": False, "worse": True}
+    ]
     decision = decide_promotion(2, weak, 1, 1000, 150, RULES, comparison(0.05, 0.02), segments)
     assert not decision.promote and decision.worse_segments == ["plan=premium"]
 
@@ -102,9 +106,10 @@ def test_lower_bound_against_the_margin():
 
 
 def test_a_significantly_worse_segment_blocks_promotion():
-    segments = [{"segment_column": "plan", "segment_value": "premium", "skipped": False,
-                 "worse": True}, {"segment_column": "plan", "segment_value": "basic",
-                                  "skipped": False, "worse": False}]
+    segments = [
+        {"segment_column": "plan", "segment_value": "premium", "skipped": False, "worse": True},
+        {"segment_column": "plan", "segment_value": "basic", "skipped": False, "worse": False},
+    ]
     decision = decide_promotion(2, GOOD, 1, 1000, 150, RULES, comparison(0.01, 0.0), segments)
     assert not decision.promote and decision.worse_segments == ["plan=premium"]
 
@@ -129,8 +134,12 @@ def test_equivalent_model_is_accepted_within_the_margin():
     comp = paired_auc_difference(y, challenger, champion, RULES)
     assert abs(comp.difference) < 0.005 and comp.ci_low > -RULES.auc_margin
     segments = segment_comparisons(
-        y, challenger, champion,
-        pd.DataFrame({"overall": "all", "plan": rng.choice(["a", "b", "c"], 4000)}), RULES)
+        y,
+        challenger,
+        champion,
+        pd.DataFrame({"overall": "all", "plan": rng.choice(["a", "b", "c"], 4000)}),
+        RULES,
+    )
     decision = decide_promotion(2, GOOD, 1, 4000, int(y.sum()), RULES, comp, segments)
     assert decision.promote, decision.reasons
 
@@ -150,8 +159,9 @@ def test_worse_segment_is_found_and_others_are_not():
     challenger = champion.copy()
     premium = plan == "premium"
     challenger[premium] = rng.random(premium.sum())  # useless scores in one segment
-    segments = segment_comparisons(y, challenger, champion,
-                                   pd.DataFrame({"overall": "all", "plan": plan}), RULES)
+    segments = segment_comparisons(
+        y, challenger, champion, pd.DataFrame({"overall": "all", "plan": plan}), RULES
+    )
     by_value = {s["segment_value"]: s for s in segments}
     assert by_value["premium"]["worse"] and by_value["premium"]["p_adjusted"] <= 0.05
     assert not by_value["basic"]["worse"] and not by_value["standard"]["worse"]
@@ -163,8 +173,9 @@ def test_worse_segment_is_found_and_others_are_not():
 def test_small_segments_are_skipped_not_judged():
     y, champion, rng = scored(1000, 5)
     region = np.where(np.arange(1000) < 20, "tiny", "big")
-    segments = segment_comparisons(y, champion, champion,
-                                   pd.DataFrame({"overall": "all", "region": region}), RULES)
+    segments = segment_comparisons(
+        y, champion, champion, pd.DataFrame({"overall": "all", "region": region}), RULES
+    )
     tiny = next(s for s in segments if s["segment_value"] == "tiny")
     assert tiny["skipped"] and not tiny["worse"]
 
@@ -193,8 +204,9 @@ def test_bootstrap_interval_covers_the_true_difference_at_the_nominal_rate():
     covered, sims = 0, 160
     for s in range(sims):
         idx = rng.integers(0, n_pop, 1500)
-        comp = paired_auc_difference(y[idx], challenger[idx], champion[idx],
-                                     GateRules(n_resamples=300, seed=s))
+        comp = paired_auc_difference(
+            y[idx], challenger[idx], champion[idx], GateRules(n_resamples=300, seed=s)
+        )
         covered += comp.ci_low <= true_diff <= comp.ci_high
     # Two-sided 90 % interval (5 % in each tail); binomial sd at 160 draws is about 2.4 %.
     assert 0.82 <= covered / sims <= 0.97, covered / sims

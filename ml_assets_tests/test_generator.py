@@ -15,8 +15,14 @@ from sklearn.metrics import roc_auc_score
 from ml_assets import generator as g
 
 START = dt.date(2025, 1, 1)
-NUMERIC = ("monthly_charges", "total_charges", "support_calls_30d", "logins_30d",
-           "avg_session_minutes", "days_since_last_login")
+NUMERIC = (
+    "monthly_charges",
+    "total_charges",
+    "support_calls_30d",
+    "logins_30d",
+    "avg_session_minutes",
+    "days_since_last_login",
+)
 FEATURES = [c for c in g.LANDING_COLUMNS if c != "churned"]
 
 
@@ -36,8 +42,15 @@ def read_csv(path: Path) -> pd.DataFrame:
     """Independent reader of the CSV contract (does not use the generator's code)."""
     frame = pd.read_csv(
         path,
-        dtype={"customer_id": str, "plan": str, "contract": str, "payment_method": str,
-               "region": str, "auto_renew": str, "churned": "Int64"},
+        dtype={
+            "customer_id": str,
+            "plan": str,
+            "contract": str,
+            "payment_method": str,
+            "region": str,
+            "auto_renew": str,
+            "churned": "Int64",
+        },
         parse_dates=["snapshot_date", "signup_date"],
         keep_default_na=False,
         na_values=[""],
@@ -63,9 +76,21 @@ def collect(config: g.GeneratorConfig, days: range) -> tuple[pd.DataFrame, np.nd
 
 def test_public_constants() -> None:
     assert g.LANDING_COLUMNS == [
-        "customer_id", "snapshot_date", "signup_date", "plan", "contract", "payment_method",
-        "region", "monthly_charges", "total_charges", "support_calls_30d", "logins_30d",
-        "avg_session_minutes", "days_since_last_login", "auto_renew", "churned",
+        "customer_id",
+        "snapshot_date",
+        "signup_date",
+        "plan",
+        "contract",
+        "payment_method",
+        "region",
+        "monthly_charges",
+        "total_charges",
+        "support_calls_30d",
+        "logins_30d",
+        "avg_session_minutes",
+        "days_since_last_login",
+        "auto_renew",
+        "churned",
     ]
     assert g.PLANS == ("basic", "standard", "premium")
     assert g.CONTRACTS == ("monthly", "annual", "two_year")
@@ -81,8 +106,12 @@ def check_contract(frame: pd.DataFrame, snapshot: dt.date) -> None:
     assert frame["customer_id"].str.fullmatch(r"C\d{7,}").all()
     assert (frame["snapshot_date"] == pd.Timestamp(snapshot)).all()
     assert (frame["signup_date"] <= frame["snapshot_date"]).all()
-    for col, allowed in [("plan", g.PLANS), ("contract", g.CONTRACTS),
-                         ("payment_method", g.PAYMENT_METHODS), ("region", g.REGIONS)]:
+    for col, allowed in [
+        ("plan", g.PLANS),
+        ("contract", g.CONTRACTS),
+        ("payment_method", g.PAYMENT_METHODS),
+        ("region", g.REGIONS),
+    ]:
         assert set(frame[col]) <= set(allowed), col
     for col in NUMERIC:
         assert (frame[col].dropna() >= 0).all(), col
@@ -119,7 +148,8 @@ def test_csv_file_format_and_round_trip(tmp_path: Path) -> None:
     config = dict(days=2, rows_per_day=500, seed=5)
     summary, landing, truth = run(tmp_path, "csv", **config)
     assert sorted(p.name for p in landing.iterdir()) == [
-        "customers_2025-01-01.csv", "customers_2025-01-02.csv"
+        "customers_2025-01-01.csv",
+        "customers_2025-01-02.csv",
     ]  # and no temp files left behind
     assert sorted(p.name for p in truth.iterdir()) == ["scenario.json", "truth.parquet"]
     assert summary["n_files"] == 2 and summary["rows"] == 1000
@@ -169,8 +199,14 @@ def file_bytes(folder: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_same_arguments_give_identical_bytes(tmp_path: Path, fmt: str) -> None:
-    kwargs = dict(days=3, rows_per_day=300, seed=11, scenario="null_spike",
-                  drift_start=day(1), drift_magnitude=0.4)
+    kwargs = dict(
+        days=3,
+        rows_per_day=300,
+        seed=11,
+        scenario="null_spike",
+        drift_start=day(1),
+        drift_magnitude=0.4,
+    )
     _, landing_a, truth_a = run(tmp_path, "a", fmt=fmt, **kwargs)
     _, landing_b, truth_b = run(tmp_path, "b", fmt=fmt, **kwargs)
     assert file_bytes(landing_a) == file_bytes(landing_b)
@@ -193,8 +229,9 @@ def test_pre_onset_days_match_scenario_none(tmp_path: Path) -> None:
     # The drift has its own random stream, so before the onset every scenario writes
     # exactly what scenario none writes.
     _, none, _ = run(tmp_path, "none", days=3, rows_per_day=300)
-    _, drift, _ = run(tmp_path, "drift", days=3, rows_per_day=300, scenario="concept",
-                      drift_start=day(2))
+    _, drift, _ = run(
+        tmp_path, "drift", days=3, rows_per_day=300, scenario="concept", drift_start=day(2)
+    )
     a, b = file_bytes(none), file_bytes(drift)
     assert a["customers_2025-01-01.csv"] == b["customers_2025-01-01.csv"]
     assert a["customers_2025-01-02.csv"] == b["customers_2025-01-02.csv"]
@@ -213,8 +250,9 @@ def test_rank_auc_matches_sklearn_with_ties() -> None:
 
 
 def test_churn_rate_and_oracle_auc(tmp_path: Path) -> None:
-    summary, landing, truth = run(tmp_path, "s", days=4, rows_per_day=5000, seed=3,
-                                  scenario="none", drift_start=day(2))
+    summary, landing, truth = run(
+        tmp_path, "s", days=4, rows_per_day=5000, seed=3, scenario="none", drift_start=day(2)
+    )
     assert 0.15 <= summary["churn_rate"] <= 0.25
     assert 0.75 <= summary["oracle_auc"] <= 0.90
 
@@ -236,8 +274,14 @@ def test_churn_rate_and_oracle_auc(tmp_path: Path) -> None:
     assert scenario["oracle_auc"] == summary["oracle_auc"]
     assert scenario["oracle_auc_pre_onset"] == summary["oracle_auc_pre_onset"]
     expected = {
-        "scenario": "none", "drift_start": "2025-01-03", "seed": 3, "start": "2025-01-01",
-        "days": 4, "rows_per_day": 5000, "drift_magnitude": 0.5, "drift_columns": [],
+        "scenario": "none",
+        "drift_start": "2025-01-03",
+        "seed": 3,
+        "start": "2025-01-01",
+        "days": 4,
+        "rows_per_day": 5000,
+        "drift_magnitude": 0.5,
+        "drift_columns": [],
     }
     assert {k: scenario[k] for k in expected} == expected
     # Labels follow p_true: calibrated up to the 3 % symmetric label flips.
@@ -269,10 +313,14 @@ def test_churn_logit_is_non_linear() -> None:
     def logit(**changes: np.ndarray) -> np.ndarray:
         n = len(next(iter(changes.values())))
         inputs = {
-            "tenure_days": np.full(n, 900), "support_calls_30d": np.zeros(n, dtype=int),
-            "days_since_last_login": np.full(n, 3), "logins_30d": np.full(n, 10),
-            "monthly_charges": np.full(n, 60.0), "contract": np.zeros(n, dtype=int),
-            "auto_renew": np.zeros(n, dtype=bool), "payment_method": np.zeros(n, dtype=int),
+            "tenure_days": np.full(n, 900),
+            "support_calls_30d": np.zeros(n, dtype=int),
+            "days_since_last_login": np.full(n, 3),
+            "logins_30d": np.full(n, 10),
+            "monthly_charges": np.full(n, 60.0),
+            "contract": np.zeros(n, dtype=int),
+            "auto_renew": np.zeros(n, dtype=bool),
+            "payment_method": np.zeros(n, dtype=int),
             "dissatisfaction": np.zeros(n),
         } | changes
         return sum(g._logit_terms(inputs).values())
@@ -297,8 +345,13 @@ def test_churn_logit_is_non_linear() -> None:
 
 def drift_pair(scenario: str, columns: tuple[str, ...], magnitude: float, rows: int = 4000):
     """Rows of the drift scenario and of scenario none (same seed), days 0-5, onset day 3."""
-    drift = g.GeneratorConfig(rows_per_day=rows, scenario=scenario, drift_start=day(3),
-                              drift_columns=columns, drift_magnitude=magnitude)
+    drift = g.GeneratorConfig(
+        rows_per_day=rows,
+        scenario=scenario,
+        drift_start=day(3),
+        drift_columns=columns,
+        drift_magnitude=magnitude,
+    )
     frame, p = collect(drift, range(6))
     base, p_base = collect(g.GeneratorConfig(rows_per_day=rows), range(6))
     post = (frame["snapshot_date"] >= pd.Timestamp(day(3))).to_numpy()
@@ -416,8 +469,10 @@ def test_concept_default_columns_at_half_magnitude_remove_both_effects() -> None
         (dict(scenario="wobble"), "unknown scenario"),
         (dict(scenario="covariate"), "drift start"),
         (dict(scenario="covariate", drift_start=day(-1)), "before the start"),
-        (dict(scenario="covariate", drift_start=day(1), drift_columns=("plan",)),
-         "unknown drift column"),
+        (
+            dict(scenario="covariate", drift_start=day(1), drift_columns=("plan",)),
+            "unknown drift column",
+        ),
         (dict(drift_columns=("monthly_charges",)), "no drift"),
         (dict(scenario="null_spike", drift_start=day(1), drift_magnitude=1.5), "between 0 and 1"),
         (dict(days=0), "days"),
@@ -442,8 +497,9 @@ def test_generate_day_refuses_days_before_start() -> None:
 
 
 def cli(tmp_path: Path, *args: str) -> int:
-    return g.cli_main(["--landing-dir", str(tmp_path / "l"), "--truth-dir", str(tmp_path / "t"),
-                       *args])
+    return g.cli_main(
+        ["--landing-dir", str(tmp_path / "l"), "--truth-dir", str(tmp_path / "t"), *args]
+    )
 
 
 @pytest.mark.parametrize(
@@ -453,8 +509,10 @@ def cli(tmp_path: Path, *args: str) -> int:
         (["--scenario", "covariate"], "--drift-start"),
         (["--scenario", "covariate", "--drift-start", "2025-03-15"], "outside the generated"),
         (["--scenario", "covariate", "--drift-start", "2024-12-31"], "outside the generated"),
-        (["--scenario", "covariate", "--drift-start", "2025-01-05", "--drift-columns", "nope"],
-         "unknown drift column"),
+        (
+            ["--scenario", "covariate", "--drift-start", "2025-01-05", "--drift-columns", "nope"],
+            "unknown drift column",
+        ),
         (["--drift-start", "2025-13-01"], "YYYY-MM-DD"),
         (["--days", "0"], "at least 1"),
         (["--format", "xlsx"], "invalid choice"),
@@ -469,10 +527,24 @@ def test_cli_errors_exit_2_with_a_message(tmp_path: Path, capsys, args, message)
 
 def test_cli_writes_files_and_reports(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("ML_ASSETS_DATA_DIR", str(tmp_path / "data"))
-    code = g.cli_main(["--days", "12", "--rows-per-day", "50", "--scenario", "covariate",
-                       "--drift-start", "2025-01-06", "--drift-columns",
-                       "monthly_charges, days_since_last_login", "--drift-magnitude", "1.0",
-                       "--format", "parquet"])
+    code = g.cli_main(
+        [
+            "--days",
+            "12",
+            "--rows-per-day",
+            "50",
+            "--scenario",
+            "covariate",
+            "--drift-start",
+            "2025-01-06",
+            "--drift-columns",
+            "monthly_charges, days_since_last_login",
+            "--drift-magnitude",
+            "1.0",
+            "--format",
+            "parquet",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 3  # progress after 10 and 12 days, then the summary

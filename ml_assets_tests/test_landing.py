@@ -22,33 +22,39 @@ NAME = "customers_2025-01-10.csv"
 # --------------------------------------------------------------------------- names
 
 
-@pytest.mark.parametrize(("name", "day"), [
-    ("customers_2025-01-10.csv", dt.date(2025, 1, 10)),
-    ("customers_2024-02-29.parquet", dt.date(2024, 2, 29)),
-    ("customers_1999-12-31.csv", dt.date(1999, 12, 31)),
-])
+@pytest.mark.parametrize(
+    ("name", "day"),
+    [
+        ("customers_2025-01-10.csv", dt.date(2025, 1, 10)),
+        ("customers_2024-02-29.parquet", dt.date(2024, 2, 29)),
+        ("customers_1999-12-31.csv", dt.date(1999, 12, 31)),
+    ],
+)
 def test_parse_valid_names(name, day):
     parsed = landing.parse_landing_name(Path("some/folder") / name)
     assert parsed == LandingFile(path=Path("some/folder") / name, day=day)
     assert parsed.partition_key == day.isoformat()
 
 
-@pytest.mark.parametrize("name", [
-    "customers_2025-02-30.csv",  # no such day
-    "customers_2025-13-01.csv",
-    "customers_2023-02-29.parquet",  # not a leap year
-    "customers_2025-1-10.csv",
-    "customers_20250110.csv",
-    "customers_2025-01-10.CSV",
-    "customers_2025-01-10.json",
-    "customers_2025-01-10.csv.tmp",
-    ".customers_2025-01-10.csv.tmp",
-    "old_customers_2025-01-10.csv",
-    "customers_2025-01-10_v2.csv",
-    "customers_2025-01-10",
-    "customers_２０２５-０１-１０.csv",  # full-width digits
-    "",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "customers_2025-02-30.csv",  # no such day
+        "customers_2025-13-01.csv",
+        "customers_2023-02-29.parquet",  # not a leap year
+        "customers_2025-1-10.csv",
+        "customers_20250110.csv",
+        "customers_2025-01-10.CSV",
+        "customers_2025-01-10.json",
+        "customers_2025-01-10.csv.tmp",
+        ".customers_2025-01-10.csv.tmp",
+        "old_customers_2025-01-10.csv",
+        "customers_2025-01-10_v2.csv",
+        "customers_2025-01-10",
+        "customers_２０２５-０１-１０.csv",  # full-width digits
+        "",
+    ],
+)
 def test_parse_invalid_names(name):
     assert landing.parse_landing_name(Path(name)) is None
 
@@ -70,14 +76,22 @@ def test_parse_rejects_a_trailing_newline():
 def test_list_landing_files_sorted_and_filtered(tmp_path):
     folder = tmp_path / "landing"
     folder.mkdir()
-    for name in ["customers_2025-01-03.csv", "customers_2025-01-01.parquet",
-                 "customers_2025-01-02.csv", "customers_2025-01-02.parquet",
-                 "notes.txt", "customers_2025-02-30.csv", ".customers_2025-01-04.csv.tmp"]:
+    for name in [
+        "customers_2025-01-03.csv",
+        "customers_2025-01-01.parquet",
+        "customers_2025-01-02.csv",
+        "customers_2025-01-02.parquet",
+        "notes.txt",
+        "customers_2025-02-30.csv",
+        ".customers_2025-01-04.csv.tmp",
+    ]:
         (folder / name).write_text("x")
     (folder / "customers_2025-01-05.csv").mkdir()  # a folder with a landing name
     files = landing.list_landing_files(folder)
     assert [f.path.name for f in files] == [
-        "customers_2025-01-01.parquet", "customers_2025-01-02.csv", "customers_2025-01-03.csv"
+        "customers_2025-01-01.parquet",
+        "customers_2025-01-02.csv",
+        "customers_2025-01-03.csv",
     ]
     assert [f.day for f in files] == [dt.date(2025, 1, d) for d in (1, 2, 3)]
 
@@ -188,8 +202,9 @@ def test_unknown_plan(tmp_path, day_rows):
 def test_snapshot_date_other_than_the_files_day(tmp_path, day_rows):
     lines = edit_cells(csv_lines(day_rows, tmp_path), "snapshot_date", [0, 7], "2025-01-09")
     # Lines as a user sees them: header is line 1, so data rows 0 and 7 are lines 2 and 9.
-    assert_refused(land_lines(tmp_path, lines), "column snapshot_date", "2 rows",
-                   "2025-01-10", "lines 2, 9")
+    assert_refused(
+        land_lines(tmp_path, lines), "column snapshot_date", "2 rows", "2025-01-10", "lines 2, 9"
+    )
 
 
 def test_duplicate_customer_id(tmp_path, day_rows):
@@ -226,8 +241,9 @@ def test_non_numeric_number(tmp_path, day_rows):
 
 def test_fractional_count(tmp_path, day_rows):
     lines = edit_cells(csv_lines(day_rows, tmp_path), "support_calls_30d", [6], "1.5")
-    assert_refused(land_lines(tmp_path, lines), "column support_calls_30d", "1 row",
-                   "whole numbers")
+    assert_refused(
+        land_lines(tmp_path, lines), "column support_calls_30d", "1 row", "whole numbers"
+    )
 
 
 def test_bad_boolean(tmp_path, day_rows):
@@ -240,27 +256,30 @@ def test_empty_file(tmp_path):
 
 
 def test_header_only_file(tmp_path):
-    assert_refused(land_bytes(tmp_path, (",".join(LANDING_COLUMNS) + "\n").encode()),
-                   "header but no rows")
+    assert_refused(
+        land_bytes(tmp_path, (",".join(LANDING_COLUMNS) + "\n").encode()), "header but no rows"
+    )
 
 
 def test_non_utf8_bytes(tmp_path, day_rows):
-    data = ("\n".join(csv_lines(day_rows, tmp_path)) + "\n").encode().replace(
-        b"north", b"n\xf6rth", 1)
+    data = (
+        ("\n".join(csv_lines(day_rows, tmp_path)) + "\n").encode().replace(b"north", b"n\xf6rth", 1)
+    )
     assert_refused(land_bytes(tmp_path, data), "not UTF-8")
 
 
 def test_non_utf8_message_points_at_the_byte(tmp_path, day_rows):
     good = ("\n".join(csv_lines(day_rows, tmp_path)) + "\n").encode()
     offset = good.index(b"north", 1000) + 1
-    data = good[:offset] + b"\xf6" + good[offset + 1:]
+    data = good[:offset] + b"\xf6" + good[offset + 1 :]
     assert_refused(land_bytes(tmp_path, data), f"byte {offset}")
 
 
 def test_signup_after_snapshot(tmp_path, day_rows):
     lines = edit_cells(csv_lines(day_rows, tmp_path), "signup_date", [3, 4, 8], "2025-01-11")
-    assert_refused(land_lines(tmp_path, lines), "signup_date must not be after snapshot_date",
-                   "3 rows")
+    assert_refused(
+        land_lines(tmp_path, lines), "signup_date must not be after snapshot_date", "3 rows"
+    )
 
 
 def test_parquet_with_wrong_day_is_refused(tmp_path, day_rows):
@@ -342,8 +361,9 @@ def test_short_row_is_refused_with_or_without_quoting(tmp_path, day_rows, quoted
         lines = [",".join(f'"{c}"' for c in line.split(",")) for line in lines]
         lines[1] = lines[1].replace('"C', '"C,', 1)
     lines[3] = ",".join(lines[3].split(",")[:10])
-    assert_refused(land_lines(tmp_path, lines), "1 row", "fewer fields than the header's 15",
-                   "lines 4")
+    assert_refused(
+        land_lines(tmp_path, lines), "1 row", "fewer fields than the header's 15", "lines 4"
+    )
 
 
 def test_fully_quoted_file_loads(tmp_path, day_rows):

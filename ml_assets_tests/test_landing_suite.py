@@ -65,15 +65,21 @@ DAY = dt.date(2025, 1, 10)
 CSV = f"customers_{DAY.isoformat()}.csv"
 PARQUET = f"customers_{DAY.isoformat()}.parquet"
 ROWS = 60
-DAILY_KEYS = [AssetKey(["raw", "customer_snapshots"]), AssetKey(["features", "customer_features"]),
-              AssetKey(["monitoring", "drift_report"]), AssetKey(["scoring", "churn_predictions"])]
+DAILY_KEYS = [
+    AssetKey(["raw", "customer_snapshots"]),
+    AssetKey(["features", "customer_features"]),
+    AssetKey(["monitoring", "drift_report"]),
+    AssetKey(["scoring", "churn_predictions"]),
+]
 
 
 def resources(folder: Path) -> dict:
     database = str(folder / "warehouse.duckdb")
     # MLflow is never reached: the steps that use it are skipped when raw fails.
-    mlflow = MlflowResource(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
-                            artifact_root=(folder / "artifacts").as_uri())
+    mlflow = MlflowResource(
+        tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+        artifact_root=(folder / "artifacts").as_uri(),
+    )
     return {
         "io_manager": DuckDBWarehouseIOManager(database=database, lock_timeout_s=10),
         "warehouse": WarehouseResource(database=database, lock_timeout_s=10),
@@ -85,8 +91,14 @@ def resources(folder: Path) -> dict:
 
 def ingest(folder: Path, day: dt.date, instance, selection=None):
     selection = selection or ingest_job.selection
-    return materialize(ALL_ASSETS, selection=selection, resources=resources(folder),
-                       instance=instance, partition_key=day.isoformat(), raise_on_error=False)
+    return materialize(
+        ALL_ASSETS,
+        selection=selection,
+        resources=resources(folder),
+        instance=instance,
+        partition_key=day.isoformat(),
+        raise_on_error=False,
+    )
 
 
 def rows_of(day: dt.date) -> pd.DataFrame:
@@ -100,8 +112,7 @@ def baseline(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("baseline")
     write_landing_file(rows_of(GOOD_DAY), folder / "landing", GOOD_DAY)
     with instance_for_test() as instance:
-        result = ingest(folder, GOOD_DAY, instance,
-                        selection=[DAILY_KEYS[0], DAILY_KEYS[1]])
+        result = ingest(folder, GOOD_DAY, instance, selection=[DAILY_KEYS[0], DAILY_KEYS[1]])
         assert result.success
     return folder
 
@@ -116,8 +127,9 @@ def shared_instance():
 def table_digests(database: Path) -> dict[str, str]:
     """A content hash of every table (order-independent), read with a plain connection."""
     with duckdb.connect(str(database), read_only=True) as con:
-        tables = con.execute("select table_schema, table_name from information_schema.tables "
-                             "order by 1, 2").fetchall()
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables order by 1, 2"
+        ).fetchall()
         out = {}
         for schema, table in tables:
             frame = con.execute(f'select * from "{schema}"."{table}"').df()
@@ -191,68 +203,128 @@ class BadFile:
 
 
 CASES = [
-    BadFile("missing column", lambda f: as_csv(f.drop(columns="region")),
-            ("missing column(s) region", "landing schema's columns")),
-    BadFile("extra column", lambda f: as_csv(f.assign(loyalty_score=1.0)),
-            ("unexpected column(s) loyalty_score", "landing schema's columns")),
-    BadFile("renamed column", lambda f: as_csv(f.rename(columns={"region": "area"})),
-            ("missing column(s) region", "unexpected column(s) area",
-             "was region renamed to area?")),
-    BadFile("columns out of order",
-            lambda f: as_csv(f[[LANDING_COLUMNS[1], LANDING_COLUMNS[0], *LANDING_COLUMNS[2:]]]),
-            ("out of order", "landing schema's order")),
-    BadFile("wrong type (text in a count)",
-            lambda f: as_csv(set_cells(f, "logins_30d", [0, 1, 2, 3], "many")),
-            ("column logins_30d", "4 rows", "not numbers", "lines 2, 3, 4, 5")),
-    BadFile("wrong type (text in a flag)",
-            lambda f: as_csv(set_cells(f, "auto_renew", [4, 9], "maybe")),
-            ("column auto_renew", "2 rows", "true/false")),
-    BadFile("unparseable date",
-            lambda f: as_csv(set_cells(f, "signup_date", [1, 2, 3], "2024-02-30")),
-            ("column signup_date", "3 rows", "YYYY-MM-DD")),
-    BadFile("snapshot_date not the file's day",
-            lambda f: as_csv(set_cells(f, "snapshot_date", [0, 7], "2025-01-09")),
-            ("column snapshot_date", "2 rows", "the file's date", "lines 2, 9")),
-    BadFile("negative amounts",
-            lambda f: as_csv(set_cells(f, "monthly_charges", [2, 5, 9], -3.5)),
-            ("column monthly_charges", "greater_than_or_equal_to(0)", "3 rows", "-3.5")),
-    BadFile("unknown category", lambda f: as_csv(set_cells(f, "plan", [4], "platinum")),
-            ("column plan", "isin", "1 row", "platinum")),
-    BadFile("duplicate customer ids",
-            lambda f: as_csv(set_cells(f, "customer_id", [3], f["customer_id"].iloc[0])),
-            ("column customer_id", "2 rows", "unique", "lines 2, 5")),
-    BadFile("all-null column", lambda f: as_csv(set_cells(f, "region", list(range(ROWS)), None)),
-            ("column region", "not_nullable", f"{ROWS} rows")),
-    BadFile("signup after snapshot",
-            lambda f: as_csv(set_cells(f, "signup_date", [3, 4], "2025-01-11")),
-            ("signup_date must not be after snapshot_date", "2 rows")),
+    BadFile(
+        "missing column",
+        lambda f: as_csv(f.drop(columns="region")),
+        ("missing column(s) region", "landing schema's columns"),
+    ),
+    BadFile(
+        "extra column",
+        lambda f: as_csv(f.assign(loyalty_score=1.0)),
+        ("unexpected column(s) loyalty_score", "landing schema's columns"),
+    ),
+    BadFile(
+        "renamed column",
+        lambda f: as_csv(f.rename(columns={"region": "area"})),
+        ("missing column(s) region", "unexpected column(s) area", "was region renamed to area?"),
+    ),
+    BadFile(
+        "columns out of order",
+        lambda f: as_csv(f[[LANDING_COLUMNS[1], LANDING_COLUMNS[0], *LANDING_COLUMNS[2:]]]),
+        ("out of order", "landing schema's order"),
+    ),
+    BadFile(
+        "wrong type (text in a count)",
+        lambda f: as_csv(set_cells(f, "logins_30d", [0, 1, 2, 3], "many")),
+        ("column logins_30d", "4 rows", "not numbers", "lines 2, 3, 4, 5"),
+    ),
+    BadFile(
+        "wrong type (text in a flag)",
+        lambda f: as_csv(set_cells(f, "auto_renew", [4, 9], "maybe")),
+        ("column auto_renew", "2 rows", "true/false"),
+    ),
+    BadFile(
+        "unparseable date",
+        lambda f: as_csv(set_cells(f, "signup_date", [1, 2, 3], "2024-02-30")),
+        ("column signup_date", "3 rows", "YYYY-MM-DD"),
+    ),
+    BadFile(
+        "snapshot_date not the file's day",
+        lambda f: as_csv(set_cells(f, "snapshot_date", [0, 7], "2025-01-09")),
+        ("column snapshot_date", "2 rows", "the file's date", "lines 2, 9"),
+    ),
+    BadFile(
+        "negative amounts",
+        lambda f: as_csv(set_cells(f, "monthly_charges", [2, 5, 9], -3.5)),
+        ("column monthly_charges", "greater_than_or_equal_to(0)", "3 rows", "-3.5"),
+    ),
+    BadFile(
+        "unknown category",
+        lambda f: as_csv(set_cells(f, "plan", [4], "platinum")),
+        ("column plan", "isin", "1 row", "platinum"),
+    ),
+    BadFile(
+        "duplicate customer ids",
+        lambda f: as_csv(set_cells(f, "customer_id", [3], f["customer_id"].iloc[0])),
+        ("column customer_id", "2 rows", "unique", "lines 2, 5"),
+    ),
+    BadFile(
+        "all-null column",
+        lambda f: as_csv(set_cells(f, "region", list(range(ROWS)), None)),
+        ("column region", "not_nullable", f"{ROWS} rows"),
+    ),
+    BadFile(
+        "signup after snapshot",
+        lambda f: as_csv(set_cells(f, "signup_date", [3, 4], "2025-01-11")),
+        ("signup_date must not be after snapshot_date", "2 rows"),
+    ),
     BadFile("empty file", lambda f: {CSV: b""}, ("empty (0 bytes)",)),
-    BadFile("header only", lambda f: {CSV: (",".join(LANDING_COLUMNS) + "\n").encode()},
-            ("header but no rows",)),
-    BadFile("truncated last line", truncated,
-            (f"line {ROWS + 1}", "does not end with a newline", "cut off")),
-    BadFile("row with missing fields", short_row,
-            ("1 row", "fewer fields than the header", "row-width rule", "lines 6")),
+    BadFile(
+        "header only",
+        lambda f: {CSV: (",".join(LANDING_COLUMNS) + "\n").encode()},
+        ("header but no rows",),
+    ),
+    BadFile(
+        "truncated last line",
+        truncated,
+        (f"line {ROWS + 1}", "does not end with a newline", "cut off"),
+    ),
+    BadFile(
+        "row with missing fields",
+        short_row,
+        ("1 row", "fewer fields than the header", "row-width rule", "lines 6"),
+    ),
     BadFile("wrong delimiter", wrong_delimiter, ("';'", "delimiter rule", "comma")),
     BadFile("non-UTF-8 bytes", non_utf8, ("not UTF-8", "line 5")),
     BadFile("binary garbage", binary_garbage, ("binary data", "NUL byte")),
     BadFile("one huge line", huge_line, ("line 9", "bytes long", "65536")),
-    BadFile("name outside the pattern",
-            lambda f: {f"customers_{DAY.isoformat()}.CSV": csv_text(f).encode()},
-            ("No landing file for 2025-01-10", f"customers_{DAY.isoformat()}.CSV",
-             "does not match the pattern"),
-            names_file=f"customers_{DAY.isoformat()}.CSV"),
-    BadFile("parquet with the wrong schema",
-            lambda f: {PARQUET: parquet_bytes(f.rename(columns={"plan": "tier"}).assign(
-                monthly_charges=f["monthly_charges"].astype(str)))},
-            ("missing column(s) plan", "unexpected column(s) tier"), names_file=PARQUET),
-    BadFile("parquet with text in a number column",
-            lambda f: {PARQUET: parquet_bytes(f.assign(monthly_charges="n/a"))},
-            ("column monthly_charges", f"{ROWS} rows", "not numbers"), names_file=PARQUET),
-    BadFile("zero-byte parquet", lambda f: {PARQUET: b""}, ("empty (0 bytes)",),
-            names_file=PARQUET),
-    BadFile("broken parquet", lambda f: {PARQUET: b"PAR1" + b"\x00" * 64 + b"PAR1"},
-            ("not a readable Parquet file",), names_file=PARQUET),
+    BadFile(
+        "name outside the pattern",
+        lambda f: {f"customers_{DAY.isoformat()}.CSV": csv_text(f).encode()},
+        (
+            "No landing file for 2025-01-10",
+            f"customers_{DAY.isoformat()}.CSV",
+            "does not match the pattern",
+        ),
+        names_file=f"customers_{DAY.isoformat()}.CSV",
+    ),
+    BadFile(
+        "parquet with the wrong schema",
+        lambda f: {
+            PARQUET: parquet_bytes(
+                f.rename(columns={"plan": "tier"}).assign(
+                    monthly_charges=f["monthly_charges"].astype(str)
+                )
+            )
+        },
+        ("missing column(s) plan", "unexpected column(s) tier"),
+        names_file=PARQUET,
+    ),
+    BadFile(
+        "parquet with text in a number column",
+        lambda f: {PARQUET: parquet_bytes(f.assign(monthly_charges="n/a"))},
+        ("column monthly_charges", f"{ROWS} rows", "not numbers"),
+        names_file=PARQUET,
+    ),
+    BadFile(
+        "zero-byte parquet", lambda f: {PARQUET: b""}, ("empty (0 bytes)",), names_file=PARQUET
+    ),
+    BadFile(
+        "broken parquet",
+        lambda f: {PARQUET: b"PAR1" + b"\x00" * 64 + b"PAR1"},
+        ("not a readable Parquet file",),
+        names_file=PARQUET,
+    ),
 ]
 
 
@@ -265,8 +337,9 @@ def failure_message(instance, run_id: str) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.kind.replace(" ", "_") for c in CASES])
-def test_bad_file_fails_its_partition_and_changes_nothing(case, baseline, tmp_path,
-                                                           shared_instance):
+def test_bad_file_fails_its_partition_and_changes_nothing(
+    case, baseline, tmp_path, shared_instance
+):
     folder = tmp_path / "project"
     shutil.copytree(baseline, folder)
     landed = {}
@@ -284,11 +357,11 @@ def test_bad_file_fails_its_partition_and_changes_nothing(case, baseline, tmp_pa
         assert fragment in message, f"{fragment!r} not in {message!r}"
 
     # The instance records the failure on that partition: the run, and the asset status.
-    runs = instance.get_run_records(RunsFilter(run_ids=[result.run_id],
-                                               tags={"dagster/partition": DAY.isoformat()}))
+    runs = instance.get_run_records(
+        RunsFilter(run_ids=[result.run_id], tags={"dagster/partition": DAY.isoformat()})
+    )
     assert [r.dagster_run.status for r in runs] == [DagsterRunStatus.FAILURE]
-    status = instance.get_status_by_partition(DAILY_KEYS[0], [DAY.isoformat()],
-                                              daily_partitions)
+    status = instance.get_status_by_partition(DAILY_KEYS[0], [DAY.isoformat()], daily_partitions)
     assert status == {DAY.isoformat(): AssetPartitionStatus.FAILED}
     # Nothing downstream ran for that day.
     for key in DAILY_KEYS:
@@ -308,8 +381,11 @@ def test_bad_file_fails_its_partition_and_changes_nothing(case, baseline, tmp_pa
     row = quarantine.iloc[0]
     assert row["partition_date"].date() == DAY and row["run_id"] == result.run_id
     assert row["reason"] == message
-    if case.names_file in landed and case.names_file.startswith("customers_") \
-            and case.kind != "name outside the pattern":
+    if (
+        case.names_file in landed
+        and case.names_file.startswith("customers_")
+        and case.kind != "name outside the pattern"
+    ):
         assert row["source_file"] == case.names_file
         assert row["sha256"] == landed[case.names_file]
 
@@ -346,12 +422,16 @@ def test_a_good_file_after_a_refusal_ingests(baseline, tmp_path):
         path.write_bytes(as_csv(rows_of(DAY))[CSV])
         result = ingest(folder, DAY, instance, selection=DAILY_KEYS[:2])
         assert result.success
-        status = instance.get_status_by_partition(DAILY_KEYS[0], [DAY.isoformat()],
-                                                  daily_partitions)
+        status = instance.get_status_by_partition(
+            DAILY_KEYS[0], [DAY.isoformat()], daily_partitions
+        )
         assert status == {DAY.isoformat(): AssetPartitionStatus.MATERIALIZED}
     with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as con:
-        counts = dict(con.execute("select snapshot_date, count(*) from raw.customer_snapshots "
-                                  "group by 1").fetchall())
+        counts = dict(
+            con.execute(
+                "select snapshot_date, count(*) from raw.customer_snapshots group by 1"
+            ).fetchall()
+        )
         assert con.execute("select count(*) from raw.quarantine").fetchone() == (1,)
     assert counts == {GOOD_DAY: ROWS, DAY: ROWS}
 
@@ -386,8 +466,11 @@ def test_file_still_being_written_is_not_requested(tmp_path, monkeypatch):
     source.write_text(csv_text(rows_of(DAY)))
     target = landing / CSV
     sensor_def = build_landing_sensor(ingest_job, landing)
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(source), str(target), "0.6"],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(source), str(target), "0.6"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     cursor, requested, ticks_while_writing, refused_partial = None, [], 0, False
     with instance_for_test() as instance:
         try:
@@ -411,11 +494,17 @@ def test_file_still_being_written_is_not_requested(tmp_path, monkeypatch):
         assert target.read_bytes() == source.read_bytes()
         # Once the file has been still for the settle time, exactly one run is requested.
         time.sleep(1.6)
-        data = sensor_def.evaluate_tick(build_sensor_context(
-            instance=instance, cursor=cursor, repository_def=defs.get_repository_def()))
+        data = sensor_def.evaluate_tick(
+            build_sensor_context(
+                instance=instance, cursor=cursor, repository_def=defs.get_repository_def()
+            )
+        )
         assert [r.partition_key for r in data.run_requests] == [DAY.isoformat()]
-        again = sensor_def.evaluate_tick(build_sensor_context(
-            instance=instance, cursor=data.cursor, repository_def=defs.get_repository_def()))
+        again = sensor_def.evaluate_tick(
+            build_sensor_context(
+                instance=instance, cursor=data.cursor, repository_def=defs.get_repository_def()
+            )
+        )
         assert again.run_requests == []
     assert os.path.getsize(target) == source.stat().st_size
 
@@ -425,19 +514,27 @@ def test_a_bad_day_inside_a_range_run_writes_nothing_for_the_range(baseline, tmp
     folder = tmp_path / "project"
     shutil.copytree(baseline, folder)
     (folder / "landing" / CSV).write_bytes(
-        as_csv(set_cells(rows_of(DAY), "monthly_charges", [0], -1.0))[CSV])
+        as_csv(set_cells(rows_of(DAY), "monthly_charges", [0], -1.0))[CSV]
+    )
     before = table_digests(folder / "warehouse.duckdb")
     with instance_for_test() as instance:
         result = materialize(
-            ALL_ASSETS, selection=DAILY_KEYS[:2], resources=resources(folder), instance=instance,
-            tags={"dagster/asset_partition_range_start": GOOD_DAY.isoformat(),
-                  "dagster/asset_partition_range_end": DAY.isoformat()},
-            raise_on_error=False)
+            ALL_ASSETS,
+            selection=DAILY_KEYS[:2],
+            resources=resources(folder),
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": GOOD_DAY.isoformat(),
+                "dagster/asset_partition_range_end": DAY.isoformat(),
+            },
+            raise_on_error=False,
+        )
         assert not result.success
         message = failure_message(instance, result.run_id)
         assert CSV in message and "column monthly_charges" in message and "1 row" in message
         status = instance.get_status_by_partition(
-            DAILY_KEYS[0], [GOOD_DAY.isoformat(), DAY.isoformat()], daily_partitions)
+            DAILY_KEYS[0], [GOOD_DAY.isoformat(), DAY.isoformat()], daily_partitions
+        )
         assert status[DAY.isoformat()] == AssetPartitionStatus.FAILED
     after = table_digests(folder / "warehouse.duckdb")
     assert {k: v for k, v in after.items() if k != "raw.quarantine"} == before

@@ -32,8 +32,9 @@ def query(sql: str, params=None) -> pd.DataFrame:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "ml-assets"), "lineage", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [str(BIN / "ml-assets"), "lineage", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture()
@@ -52,10 +53,16 @@ def test_prediction_lineage_matches_its_sources(lifecycle):
     client = MlflowClient(settings.mlflow_tracking_uri())
     database = settings.duckdb_path()
     after = day(DRIFT_DAY + 2)
-    customer = query("select min(customer_id) as c from scoring.churn_predictions "
-                     "where cast(snapshot_date as date) = ?", [after])["c"].iloc[0]
-    stored = query("select * from scoring.churn_predictions where customer_id = ? and "
-                   "cast(snapshot_date as date) = ?", [customer, after]).iloc[0]
+    customer = query(
+        "select min(customer_id) as c from scoring.churn_predictions "
+        "where cast(snapshot_date as date) = ?",
+        [after],
+    )["c"].iloc[0]
+    stored = query(
+        "select * from scoring.churn_predictions where customer_id = ? and "
+        "cast(snapshot_date as date) = ?",
+        [customer, after],
+    ).iloc[0]
     chain = prediction_lineage(database, customer, after)
 
     # The prediction and the model version that made it.
@@ -70,10 +77,12 @@ def test_prediction_lineage_matches_its_sources(lifecycle):
     # retrain run wrote, and the days now stored in training.training_set (the same run's).
     event = instance.get_latest_materialization_event(AssetKey(["training", "training_set"]))
     assert event.run_id == life.drift_retrain_run_id
-    assert chain["training_set_version"] == event.asset_materialization.tags[
-        "dagster/data_version"]
-    days = sorted(query("select distinct cast(snapshot_date as date) as d "
-                        "from training.training_set")["d"].astype(str))
+    assert chain["training_set_version"] == event.asset_materialization.tags["dagster/data_version"]
+    days = sorted(
+        query("select distinct cast(snapshot_date as date) as d from training.training_set")[
+            "d"
+        ].astype(str)
+    )
     assert chain["training_day_list"].split(",") == days
     assert chain["training_days"] == len(days) == 10
     assert str(chain["window_start"].date()) == days[0]
@@ -117,15 +126,22 @@ def test_prediction_lineage_matches_its_sources(lifecycle):
     view = query("select * from lineage.prediction_lineage")
     assert len(view) == len(query("select * from scoring.churn_predictions"))
     assert view["mlflow_run_id"].notna().all()
-    row = view[(view["customer_id"] == customer)
-               & (view["snapshot_date"].dt.date == pd.Timestamp(after).date())].iloc[0]
+    row = view[
+        (view["customer_id"] == customer)
+        & (view["snapshot_date"].dt.date == pd.Timestamp(after).date())
+    ].iloc[0]
     assert row["mlflow_run_id"] == chain["mlflow_run_id"]
 
     # The command prints the chain.
     done = cli("--customer", customer, "--date", after.isoformat())
     assert done.returncode == 0, done.stderr
-    for text in (version.run_id, chain["training_set_version"], day(DRIFT_DAY).isoformat(),
-                 "promoted", f"code version  {CODE_VERSION}"):
+    for text in (
+        version.run_id,
+        chain["training_set_version"],
+        day(DRIFT_DAY).isoformat(),
+        "promoted",
+        f"code version  {CODE_VERSION}",
+    ):
         assert text in done.stdout
     assert done.stdout.strip() == format_chain(chain)
 
@@ -157,19 +173,22 @@ def test_column_lineage_names_exactly_the_columns_each_feature_reads():
     # column of other rows, and the feature columns that change must be those the lineage
     # metadata names as reading it: no more, no fewer.
     config = generator.GeneratorConfig(start=START, days=2, rows_per_day=1500, seed=3)
-    raw = pd.concat([generator.generate_day(config, day(i))[0] for i in range(2)],
-                    ignore_index=True)
+    raw = pd.concat(
+        [generator.generate_day(config, day(i))[0] for i in range(2)], ignore_index=True
+    )
     # Spread signup dates so tenure crosses the new-customer cut either way.
     rng = np.random.default_rng(0)
     raw["signup_date"] = pd.to_datetime(raw["snapshot_date"]) - pd.to_timedelta(
-        rng.integers(0, 90, len(raw)), unit="D")
+        rng.integers(0, 90, len(raw)), unit="D"
+    )
     base = build_customer_features(raw)
     assert set(FEATURE_SOURCES) == set(base.columns)
     for column in LANDING_COLUMNS:
         shuffled = raw.copy()
         shuffled[column] = raw[column].sample(frac=1, random_state=1).to_numpy()
         moved = build_customer_features(shuffled)
-        changed = {c for c in base.columns
-                   if not moved[c].astype(object).equals(base[c].astype(object))}
+        changed = {
+            c for c in base.columns if not moved[c].astype(object).equals(base[c].astype(object))
+        }
         declared = {f for f, sources in FEATURE_SOURCES.items() if column in sources}
         assert changed == declared, column

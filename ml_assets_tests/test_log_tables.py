@@ -17,9 +17,12 @@ from ml_assets.landing import LandingFileError
 from ml_assets.promotion import append_retrain_log
 from ml_assets.schemas import Quarantine, ReferenceProfileRow, RetrainLog
 
-TAGS = {"ml_assets/drift_partition": "2025-02-24",
-        "ml_assets/drifted_features": "monthly_charges,days_since_last_login",
-        "ml_assets/drift_severity": "2", "ml_assets/drift_event_storage_id": "363"}
+TAGS = {
+    "ml_assets/drift_partition": "2025-02-24",
+    "ml_assets/drifted_features": "monthly_charges,days_since_last_login",
+    "ml_assets/drift_severity": "2",
+    "ml_assets/drift_event_storage_id": "363",
+}
 
 
 def test_a_refusal_record_names_the_file_and_its_hash(tmp_path):
@@ -48,16 +51,29 @@ def test_the_retrain_log_is_validated_before_it_is_written(tmp_path):
     assert json.loads(stored.loc[0, "reasons"]) == ["non-inferior"]
     # A row that breaks the model is refused and nothing is appended.
     with pytest.raises(pandera.errors.SchemaError):
-        append_retrain_log(database, {**TAGS, "ml_assets/drift_severity": "-1"}, "run-3",
-                           decision, champion_after=2)
+        append_retrain_log(
+            database,
+            {**TAGS, "ml_assets/drift_severity": "-1"},
+            "run-3",
+            decision,
+            champion_after=2,
+        )
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.execute("select count(*) from monitoring.retrain_log").fetchone()[0] == 1
 
 
 def test_a_reference_profile_row_must_hold_a_json_profile():
-    row = pd.DataFrame([{"model_version": 1, "mlflow_run_id": "abc",
-                         "created_at": pd.Timestamp("2025-02-24"), "n_rows": 30000,
-                         "profile": json.dumps({"n_rows": 30000})}])
+    row = pd.DataFrame(
+        [
+            {
+                "model_version": 1,
+                "mlflow_run_id": "abc",
+                "created_at": pd.Timestamp("2025-02-24"),
+                "n_rows": 30000,
+                "profile": json.dumps({"n_rows": 30000}),
+            }
+        ]
+    )
     ReferenceProfileRow.validate(row)
     with pytest.raises(pandera.errors.SchemaError):
         ReferenceProfileRow.validate(row.assign(profile="n_rows=30000"))

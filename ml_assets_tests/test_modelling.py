@@ -93,8 +93,13 @@ def labelled_frame():
                 label = 1 if c < 2 else pd.NA
             else:
                 label = c % 2
-            rows.append({"customer_id": f"C{c}", "snapshot_date": pd.Timestamp(2025, 1, d),
-                         "churned": label})
+            rows.append(
+                {
+                    "customer_id": f"C{c}",
+                    "snapshot_date": pd.Timestamp(2025, 1, d),
+                    "churned": label,
+                }
+            )
     frame = pd.DataFrame(rows)
     frame["churned"] = frame["churned"].astype("Int64")
     return frame.sample(frac=1.0, random_state=0)  # order must not matter
@@ -107,8 +112,7 @@ def test_window_takes_most_recent_labelled_days():
     assert window["churned"].notna().all()
     assert (window["snapshot_date"].dt.day == 4).sum() == 2  # only the labelled half of day 4
     assert list(window.index) == list(range(len(window)))
-    assert window.equals(window.sort_values(["snapshot_date", "customer_id"],
-                                            ignore_index=True))
+    assert window.equals(window.sort_values(["snapshot_date", "customer_id"], ignore_index=True))
 
 
 def test_window_larger_than_history_takes_all_labelled_rows():
@@ -175,8 +179,9 @@ def single_thread():
 @pytest.fixture(scope="module")
 def features():
     config = GeneratorConfig(start=START, rows_per_day=1000, seed=21)
-    rows = pd.concat([generate_day(config, START + dt.timedelta(days=i))[0] for i in range(8)],
-                     ignore_index=True)
+    rows = pd.concat(
+        [generate_day(config, START + dt.timedelta(days=i))[0] for i in range(8)], ignore_index=True
+    )
     return build_customer_features(rows), rows
 
 

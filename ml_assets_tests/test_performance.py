@@ -24,22 +24,32 @@ RULES = PerformanceRules()
 
 
 def features(config, days):
-    frames = [build_customer_features(generator.generate_day(config, START + dt.timedelta(d))[0])
-              for d in days]
+    frames = [
+        build_customer_features(generator.generate_day(config, START + dt.timedelta(d))[0])
+        for d in days
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
 @pytest.fixture(scope="module")
 def concept_model():
-    config = generator.GeneratorConfig(start=START, days=20, rows_per_day=2000, seed=5,
-                                       scenario="concept", drift_start=START + dt.timedelta(12),
-                                       drift_magnitude=1.0)
+    config = generator.GeneratorConfig(
+        start=START,
+        days=20,
+        rows_per_day=2000,
+        seed=5,
+        scenario="concept",
+        drift_start=START + dt.timedelta(12),
+        drift_magnitude=1.0,
+    )
     train = features(config, range(8))
     train = train[train["churned"].notna()]
     model = train_churn_model(train, ModelParams(max_iter=80), cv_folds=2)
     holdout = features(config, [9])
-    baseline = roc_auc(holdout["churned"].dropna().astype(int).to_numpy(),
-                       predict_from_features(model.pipeline, holdout[holdout["churned"].notna()]))
+    baseline = roc_auc(
+        holdout["churned"].dropna().astype(int).to_numpy(),
+        predict_from_features(model.pipeline, holdout[holdout["churned"].notna()]),
+    )
     return config, model, baseline
 
 
@@ -53,8 +63,10 @@ def test_calm_labelled_day_is_not_performance_drift(concept_model):
     config, model, baseline = concept_model
     result, rows = day_check(config, model, baseline, 10)
     labelled = rows["churned"].notna()
-    expected = roc_auc_score(rows.loc[labelled, "churned"].astype(int),
-                             predict_from_features(model.pipeline, rows[labelled]))
+    expected = roc_auc_score(
+        rows.loc[labelled, "churned"].astype(int),
+        predict_from_features(model.pipeline, rows[labelled]),
+    )
     assert result["realised_auc"] == pytest.approx(expected, abs=1e-12)
     assert not result["drifted"] and "not significantly below" in result["reason"]
 
@@ -75,12 +87,17 @@ def test_too_few_labels_or_no_baseline_give_no_decision():
 
 def test_drift_sensor_retrains_on_performance_drift():
     with instance_for_test() as instance:
-        instance.report_runless_asset_event(AssetMaterialization(
-            asset_key=AssetKey(["scoring", "churn_predictions"]), partition="2025-01-15",
-            metadata={"performance_drift": True, "realised_auc": 0.61}))
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                asset_key=AssetKey(["scoring", "churn_predictions"]),
+                partition="2025-01-15",
+                metadata={"performance_drift": True, "realised_auc": 0.61},
+            )
+        )
         sensor_def = build_drift_sensor(retrain_job)
-        context = build_sensor_context(instance=instance, cursor=None,
-                                       repository_def=defs.get_repository_def())
+        context = build_sensor_context(
+            instance=instance, cursor=None, repository_def=defs.get_repository_def()
+        )
         runs = sensor_def.evaluate_tick(context).run_requests
     assert len(runs) == 1
     assert runs[0].tags["ml_assets/drifted_features"] == "realised_auc"

@@ -25,25 +25,43 @@ from ml_assets.schemas import (
 from ml_assets_tests.conftest import day, write_days
 
 INGEST = AssetSelection.assets(["raw", "customer_snapshots"], ["features", "customer_features"])
-DAILY = INGEST | AssetSelection.assets(["monitoring", "drift_report"],
-                                       ["scoring", "churn_predictions"])
-RETRAIN = AssetSelection.assets(["training", "training_set"], ["training", "churn_model"],
-                                ["evaluation", "evaluation_report"], ["registry", "champion_model"])
+DAILY = INGEST | AssetSelection.assets(
+    ["monitoring", "drift_report"], ["scoring", "churn_predictions"]
+)
+RETRAIN = AssetSelection.assets(
+    ["training", "training_set"],
+    ["training", "churn_model"],
+    ["evaluation", "evaluation_report"],
+    ["registry", "champion_model"],
+)
 
 
 # Ten days of training data, and a lighter model so the search stays quick in tests.
-WINDOW = {"ops": {"training__training_set": {"config": {"window_days": 10}},
-                  "training__churn_model": {"config": {"max_iter": 80}}}}
+WINDOW = {
+    "ops": {
+        "training__training_set": {"config": {"window_days": 10}},
+        "training__churn_model": {"config": {"max_iter": 80}},
+    }
+}
 
 
 def run(selection, instance, partition_key=None, days=None, run_config=None, raise_on_error=True):
     tags = {}
     if days:
-        tags = {"dagster/asset_partition_range_start": days[0].isoformat(),
-                "dagster/asset_partition_range_end": days[1].isoformat()}
-    return materialize(ALL_ASSETS, selection=selection, resources=build_resources(),
-                       instance=instance, partition_key=partition_key, tags=tags,
-                       run_config=run_config, raise_on_error=raise_on_error)
+        tags = {
+            "dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": days[1].isoformat(),
+        }
+    return materialize(
+        ALL_ASSETS,
+        selection=selection,
+        resources=build_resources(),
+        instance=instance,
+        partition_key=partition_key,
+        tags=tags,
+        run_config=run_config,
+        raise_on_error=raise_on_error,
+    )
 
 
 def query(sql: str, params=None) -> pd.DataFrame:
@@ -61,8 +79,14 @@ def metadata_of(result, key: list[str]) -> dict:
 @pytest.fixture()
 def trained(project):
     """Twelve days ingested as one range run, then a model trained and promoted."""
-    write_days(project / "landing", 12, scenario="covariate", drift_start=day(12),
-               drift_columns=("monthly_charges",), drift_magnitude=1.0)
+    write_days(
+        project / "landing",
+        12,
+        scenario="covariate",
+        drift_start=day(12),
+        drift_columns=("monthly_charges",),
+        drift_magnitude=1.0,
+    )
     instance = DagsterInstance.ephemeral()
     assert run(INGEST, instance, days=(day(0), day(11))).success
     result = run(RETRAIN, instance, run_config=WINDOW)
@@ -105,8 +129,9 @@ def test_lifecycle_tables_model_and_gate(trained):
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri())
     model = mlflow.pyfunc.load_model(f"models:/{settings.REGISTERED_MODEL_NAME}@champion")
     proba = np.asarray(model.predict(raw_test[SERVING_COLUMNS]))[:, 1]
-    assert roc_auc_score(raw_test["churned"].astype(int), proba) == pytest.approx(reported_auc,
-                                                                                  abs=1e-9)
+    assert roc_auc_score(raw_test["churned"].astype(int), proba) == pytest.approx(
+        reported_auc, abs=1e-9
+    )
     assert reported_auc > 0.7
 
     # The hyper-parameter search left one MLflow child run per candidate under the model's run.
@@ -115,7 +140,8 @@ def test_lifecycle_tables_model_and_gate(trained):
     client = MlflowClient(settings.mlflow_tracking_uri())
     children = client.search_runs(
         [client.get_run(champion.run_id).info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{champion.run_id}'")
+        filter_string=f"tags.mlflow.parentRunId = '{champion.run_id}'",
+    )
     assert len(children) == 4
     assert {r.data.params["learning_rate"] for r in children} == {"0.05", "0.1"}
     chosen = max(children, key=lambda r: r.data.metrics["cv_auc"])
@@ -125,8 +151,15 @@ def test_lifecycle_tables_model_and_gate(trained):
 
 def test_drifted_day_is_flagged_and_scored_by_champion(trained):
     project, instance, _ = trained
-    write_days(project / "landing", 2, first=12, scenario="covariate", drift_start=day(12),
-               drift_columns=("monthly_charges",), drift_magnitude=1.0)
+    write_days(
+        project / "landing",
+        2,
+        first=12,
+        scenario="covariate",
+        drift_start=day(12),
+        drift_columns=("monthly_charges",),
+        drift_magnitude=1.0,
+    )
     calm = run(DAILY, instance, partition_key=day(11).isoformat())
     shifted = run(DAILY, instance, partition_key=day(13).isoformat())
 
@@ -147,10 +180,12 @@ def test_drifted_day_is_flagged_and_scored_by_champion(trained):
     assert set(predictions["model_version"]) == {1}
     # Batch scoring from features equals the registered model on raw rows.
     raw = query("select * from raw.customer_snapshots where snapshot_date = ?", [day(13)])
-    pipeline = registry.load_pipeline(settings.mlflow_tracking_uri(),
-                                      registry.alias_version(settings.mlflow_tracking_uri()))
-    direct = pd.Series(pipeline.predict_proba(raw[SERVING_COLUMNS])[:, 1],
-                       index=raw["customer_id"].to_numpy())
+    pipeline = registry.load_pipeline(
+        settings.mlflow_tracking_uri(), registry.alias_version(settings.mlflow_tracking_uri())
+    )
+    direct = pd.Series(
+        pipeline.predict_proba(raw[SERVING_COLUMNS])[:, 1], index=raw["customer_id"].to_numpy()
+    )
     stored = predictions[predictions["snapshot_date"].dt.date == day(13)].set_index("customer_id")
     np.testing.assert_allclose(stored["churn_probability"], direct[stored.index], rtol=0, atol=0)
 
@@ -158,8 +193,15 @@ def test_drifted_day_is_flagged_and_scored_by_champion(trained):
 def test_a_range_run_carries_each_days_own_drift_decision(trained):
     """drift_sensor reads per-day metadata: a range run must not mark calm days as drifted."""
     project, instance, _ = trained
-    write_days(project / "landing", 2, first=12, scenario="covariate", drift_start=day(13),
-               drift_columns=("monthly_charges",), drift_magnitude=1.0)
+    write_days(
+        project / "landing",
+        2,
+        first=12,
+        scenario="covariate",
+        drift_start=day(13),
+        drift_columns=("monthly_charges",),
+        drift_magnitude=1.0,
+    )
     result = run(DAILY, instance, days=(day(10), day(13)))
     drift, performance = {}, {}
     for event in result.get_asset_materialization_events():
@@ -171,9 +213,11 @@ def test_a_range_run_carries_each_days_own_drift_decision(trained):
     keys = [day(i).isoformat() for i in range(10, 14)]
     assert sorted(drift) == keys and sorted(performance) == keys
     # The stored report says which days drifted; each day's metadata must say the same.
-    stored = query("select snapshot_date, bool_or(drifted) as drifted, coalesce(list(feature "
-                   "order by feature) filter (where drifted), []) as features "
-                   "from monitoring.drift_report group by 1")
+    stored = query(
+        "select snapshot_date, bool_or(drifted) as drifted, coalesce(list(feature "
+        "order by feature) filter (where drifted), []) as features "
+        "from monitoring.drift_report group by 1"
+    )
     by_day = {r.snapshot_date.date().isoformat(): r for r in stored.itertuples()}
     for key in keys:
         assert drift[key]["dataset_drift"] == bool(by_day[key].drifted), key
@@ -184,14 +228,17 @@ def test_a_range_run_carries_each_days_own_drift_decision(trained):
     trained_to = query("select max(snapshot_date) as d from training.training_set")["d"][0]
     assert {drift[k]["reference_window_end"] for k in keys} == {trained_to.date().isoformat()}
     # Realised AUC per day, against sklearn on that day's stored predictions and labels.
-    scored = query("select p.snapshot_date, p.churn_probability, f.churned "
-                   "from scoring.churn_predictions p join features.customer_features f "
-                   "using (customer_id, snapshot_date) where f.churned is not null")
+    scored = query(
+        "select p.snapshot_date, p.churn_probability, f.churned "
+        "from scoring.churn_predictions p join features.customer_features f "
+        "using (customer_id, snapshot_date) where f.churned is not null"
+    )
     for key in keys:
         rows = scored[scored["snapshot_date"].dt.date.astype(str) == key]
         assert performance[key]["labelled_rows"] == len(rows)
         assert performance[key]["realised_auc"] == pytest.approx(
-            roc_auc_score(rows["churned"].astype(int), rows["churn_probability"]), abs=1e-9)
+            roc_auc_score(rows["churned"].astype(int), rows["churn_probability"]), abs=1e-9
+        )
 
 
 def test_retrain_gate_promotes_equal_and_refuses_below_floor(trained):
@@ -200,13 +247,16 @@ def test_retrain_gate_promotes_equal_and_refuses_below_floor(trained):
     promoted = run(RETRAIN, instance, run_config=window)
     meta = metadata_of(promoted, ["registry", "champion_model"])
     assert meta["promoted"] is True and meta["champion_version"] == 2
-    assert registry.alias_version(settings.mlflow_tracking_uri(),
-                                  registry.PREVIOUS_CHAMPION_ALIAS).version == 1
+    assert (
+        registry.alias_version(
+            settings.mlflow_tracking_uri(), registry.PREVIOUS_CHAMPION_ALIAS
+        ).version
+        == 1
+    )
     report = query("select * from evaluation.evaluation_report")
     assert set(report["role"]) == {"challenger", "champion"}
 
-    strict = {"ops": {**window["ops"],
-                      "registry__champion_model": {"config": {"min_auc": 0.99}}}}
+    strict = {"ops": {**window["ops"], "registry__champion_model": {"config": {"min_auc": 0.99}}}}
     refused = run(RETRAIN, instance, run_config=strict)
     meta = metadata_of(refused, ["registry", "champion_model"])
     assert meta["promoted"] is False and meta["champion_version"] == 2

@@ -41,14 +41,18 @@ def test_weighted_metrics_equal_sklearn_with_sample_weight(data):
         pred = p >= 0.4
         assert metrics["auc"][b] == pytest.approx(roc_auc_score(y, p, sample_weight=w), abs=1e-12)
         assert metrics["pr_auc"][b] == pytest.approx(
-            average_precision_score(y, p, sample_weight=w), abs=1e-12)
+            average_precision_score(y, p, sample_weight=w), abs=1e-12
+        )
         assert metrics["log_loss"][b] == pytest.approx(log_loss(y, p, sample_weight=w), abs=1e-12)
         assert metrics["brier"][b] == pytest.approx(
-            brier_score_loss(y, p, sample_weight=w), abs=1e-12)
+            brier_score_loss(y, p, sample_weight=w), abs=1e-12
+        )
         assert metrics["precision"][b] == pytest.approx(
-            precision_score(y, pred, sample_weight=w), abs=1e-12)
+            precision_score(y, pred, sample_weight=w), abs=1e-12
+        )
         assert metrics["recall"][b] == pytest.approx(
-            recall_score(y, pred, sample_weight=w), abs=1e-12)
+            recall_score(y, pred, sample_weight=w), abs=1e-12
+        )
         assert metrics["f1"][b] == pytest.approx(f1_score(y, pred, sample_weight=w), abs=1e-12)
 
 

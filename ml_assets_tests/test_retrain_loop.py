@@ -33,8 +33,12 @@ ONSET = 10  # first drifted day index
 # Magnitude 2.0 scales the churn effects of support calls and monthly charges by 1 - 2 * 2 =
 # -3: reversed and stronger. At 1.0 (plain reversal) the old model keeps most of its AUC and
 # a retrain can only recover a little; the change has to matter for recovery to be visible.
-CONCEPT = dict(scenario="concept", drift_start=day(ONSET),
-               drift_columns=("support_calls_30d", "monthly_charges"), drift_magnitude=2.0)
+CONCEPT = dict(
+    scenario="concept",
+    drift_start=day(ONSET),
+    drift_columns=("support_calls_30d", "monthly_charges"),
+    drift_magnitude=2.0,
+)
 HELD_OUT = [ONSET + 2, ONSET + 3, ONSET + 4]
 # A lighter model than the default so the test stays quick (as in test_pipeline).
 LIGHT_MODEL = {"training__churn_model": {"config": {"max_iter": 80}}}
@@ -56,7 +60,9 @@ def labelled(days: list[int]) -> pd.DataFrame:
         "select f.*, p.churn_probability, p.model_version from features.customer_features f "
         "join scoring.churn_predictions p using (customer_id, snapshot_date) "
         "where f.snapshot_date in (select unnest(?)) and f.churned is not null "
-        "order by f.snapshot_date, f.customer_id", [dates])
+        "order by f.snapshot_date, f.customer_id",
+        [dates],
+    )
 
 
 def oracle_auc(frame: pd.DataFrame) -> float:
@@ -65,8 +71,15 @@ def oracle_auc(frame: pd.DataFrame) -> float:
     truth = []
     for date in sorted(frame["snapshot_date"].dt.date.unique()):
         rows, p_true = generator.generate_day(config, date)
-        truth.append(pd.DataFrame({"customer_id": rows["customer_id"],
-                                   "snapshot_date": rows["snapshot_date"], "p_true": p_true}))
+        truth.append(
+            pd.DataFrame(
+                {
+                    "customer_id": rows["customer_id"],
+                    "snapshot_date": rows["snapshot_date"],
+                    "p_true": p_true,
+                }
+            )
+        )
     merged = frame.merge(pd.concat(truth), on=["customer_id", "snapshot_date"], how="left")
     assert merged["p_true"].notna().all()
     return roc_auc_score(merged["churned"].astype(int), merged["p_true"])
@@ -75,8 +88,9 @@ def oracle_auc(frame: pd.DataFrame) -> float:
 @pytest.mark.slow
 def test_concept_drift_one_retrain_new_champion_recovers_auc(project, tmp_path):
     write_days(project / "landing", ONSET + 5, rows=ROWS, **CONCEPT)
-    code = Definitions(assets=ALL_ASSETS, jobs=[ingest_job, retrain_job],
-                       resources=build_resources())
+    code = Definitions(
+        assets=ALL_ASSETS, jobs=[ingest_job, retrain_job], resources=build_resources()
+    )
     ingest, retrain = code.resolve_job_def("ingest_job"), code.resolve_job_def("retrain_job")
     sensor = build_drift_sensor(retrain_job)
 
@@ -85,8 +99,9 @@ def test_concept_drift_one_retrain_new_champion_recovers_auc(project, tmp_path):
     with instance_for_test(temp_dir=str(home)) as instance:
 
         def ingest_day(i: int) -> None:
-            assert ingest.execute_in_process(instance=instance,
-                                             partition_key=day(i).isoformat()).success
+            assert ingest.execute_in_process(
+                instance=instance, partition_key=day(i).isoformat()
+            ).success
 
         def tick(cursor):
             data = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor))
@@ -97,8 +112,10 @@ def test_concept_drift_one_retrain_new_champion_recovers_auc(project, tmp_path):
             ingest_day(i)
         first = retrain.execute_in_process(
             instance=instance,
-            run_config={"ops": {"training__training_set": {"config": {"window_days": ONSET}},
-                                **LIGHT_MODEL}})
+            run_config={
+                "ops": {"training__training_set": {"config": {"window_days": ONSET}}, **LIGHT_MODEL}
+            },
+        )
         assert first.success
         uri = settings.mlflow_tracking_uri()
         assert registry.alias_version(uri).version == 1
@@ -108,10 +125,12 @@ def test_concept_drift_one_retrain_new_champion_recovers_auc(project, tmp_path):
         # Drift in: the first drifted day is scored by v1; its labels show the drop.
         ingest_day(ONSET)
         onset = instance.get_latest_materialization_event(
-            _key("scoring", "churn_predictions")).asset_materialization.metadata
+            _key("scoring", "churn_predictions")
+        ).asset_materialization.metadata
         assert onset["performance_drift"].value is True, onset["performance_reason"].value
         drift_meta = instance.get_latest_materialization_event(
-            _key("monitoring", "drift_report")).asset_materialization.metadata
+            _key("monitoring", "drift_report")
+        ).asset_materialization.metadata
         assert drift_meta["dataset_drift"].value is False  # same inputs: input drift is blind
         requests, cursor = tick(cursor)
         assert len(requests) == 1
@@ -119,14 +138,17 @@ def test_concept_drift_one_retrain_new_champion_recovers_auc(project, tmp_path):
         assert request.run_key.startswith("drift-event-")
         assert request.tags["ml_assets/drift_kind"] == "performance"
         assert request.tags["ml_assets/drift_partition"] == day(ONSET).isoformat()
-        assert request.run_config["ops"]["training__training_set"]["config"]["since"] == \
-            day(ONSET).isoformat()
+        assert (
+            request.run_config["ops"]["training__training_set"]["config"]["since"]
+            == day(ONSET).isoformat()
+        )
 
         # The next drifted day lands before the retrain has run: v1 scores it, the drop shows
         # again, and the sensor asks for nothing more (cooldown of the same event's severity).
         ingest_day(ONSET + 1)
         again = instance.get_latest_materialization_event(
-            _key("scoring", "churn_predictions")).asset_materialization.metadata
+            _key("scoring", "churn_predictions")
+        ).asset_materialization.metadata
         assert again["performance_drift"].value is True
         assert again["model_version"].value == 1
         more, cursor = tick(cursor)
@@ -134,31 +156,46 @@ def test_concept_drift_one_retrain_new_champion_recovers_auc(project, tmp_path):
 
         # The requested run: the real retrain_job with the request's config and tags.
         run_config = {"ops": {**request.run_config["ops"], **LIGHT_MODEL}}
-        result = retrain.execute_in_process(instance=instance, run_config=run_config,
-                                            tags=request.tags)
+        result = retrain.execute_in_process(
+            instance=instance, run_config=run_config, tags=request.tags
+        )
         assert result.success
         training = query("select snapshot_date, split from training.training_set")
         assert set(training["snapshot_date"].dt.date) == {day(ONSET), day(ONSET + 1)}
-        gate = next(e for e in result.get_asset_materialization_events()
-                    if e.asset_key == _key("registry", "champion_model"))
+        gate = next(
+            e
+            for e in result.get_asset_materialization_events()
+            if e.asset_key == _key("registry", "champion_model")
+        )
         gate_meta = {k: v.value for k, v in gate.materialization.metadata.items()}
         assert gate_meta["promoted"] is True, gate_meta["reasons"]
         assert registry.alias_version(uri).version == 2
-        log = query("select drift_partition, drifted_features, model_version, promoted, "
-                    "champion_after from monitoring.retrain_log")
-        assert log.to_dict("records") == [{
-            "drift_partition": day(ONSET).isoformat(), "drifted_features": "realised_auc",
-            "model_version": 2, "promoted": True, "champion_after": 2}]
+        log = query(
+            "select drift_partition, drifted_features, model_version, promoted, "
+            "champion_after from monitoring.retrain_log"
+        )
+        assert log.to_dict("records") == [
+            {
+                "drift_partition": day(ONSET).isoformat(),
+                "drifted_features": "realised_auc",
+                "model_version": 2,
+                "promoted": True,
+                "champion_after": 2,
+            }
+        ]
         # The evidence travelled to the new model's MLflow run.
         from mlflow import MlflowClient
 
         tags = MlflowClient(uri).get_run(registry.model_version(uri, 2).run_id).data.tags
         assert tags["ml_assets.drift_kind"] == "performance"
         assert tags["ml_assets.drift_partition"] == day(ONSET).isoformat()
-        assert (tags["window_start"], tags["window_end"]) == (day(ONSET).isoformat(),
-                                                              day(ONSET + 1).isoformat())
-        profiles = query("select model_version, n_rows from monitoring.reference_profiles "
-                         "order by 1")
+        assert (tags["window_start"], tags["window_end"]) == (
+            day(ONSET).isoformat(),
+            day(ONSET + 1).isoformat(),
+        )
+        profiles = query(
+            "select model_version, n_rows from monitoring.reference_profiles order by 1"
+        )
         assert profiles["model_version"].tolist() == [1, 2]
         assert profiles["n_rows"].iloc[1] == len(training)
 
@@ -167,9 +204,11 @@ def test_concept_drift_one_retrain_new_champion_recovers_auc(project, tmp_path):
             ingest_day(i)
         requests, cursor = tick(cursor)
         assert requests == []
-        references = query("select snapshot_date, min(reference_model_version) v, "
-                           "max(reference_model_version) w from monitoring.drift_report "
-                           "group by 1 order by 1")
+        references = query(
+            "select snapshot_date, min(reference_model_version) v, "
+            "max(reference_model_version) w from monitoring.drift_report "
+            "group by 1 order by 1"
+        )
         by_day = dict(zip(references["snapshot_date"].dt.date, references["v"], strict=True))
         assert by_day[day(ONSET)] == 1 and all(by_day[day(i)] == 2 for i in HELD_OUT)
         assert (references["v"] == references["w"]).all()
@@ -185,19 +224,21 @@ def test_concept_drift_one_retrain_new_champion_recovers_auc(project, tmp_path):
     before = labelled([ONSET, ONSET + 1])
     assert set(before["model_version"]) == {1}
     auc_onset = roc_auc_score(before["churned"].astype(int), before["churn_probability"])
-    print(f"\nAUC on held-out drifted days {[day(i).isoformat() for i in HELD_OUT]} "
-          f"({len(after)} rows): old champion v1 {auc_old:.4f}, retrained v2 {auc_new:.4f}, "
-          f"oracle {auc_oracle:.4f}; v1 on the two drifted days it scored {auc_onset:.4f}")
+    print(
+        f"\nAUC on held-out drifted days {[day(i).isoformat() for i in HELD_OUT]} "
+        f"({len(after)} rows): old champion v1 {auc_old:.4f}, retrained v2 {auc_new:.4f}, "
+        f"oracle {auc_oracle:.4f}; v1 on the two drifted days it scored {auc_onset:.4f}"
+    )
 
     # The paired bootstrap of the difference on those rows, so the gain is not noise.
     rng = np.random.default_rng(0)
-    p_new, p_old = after["churn_probability"].to_numpy(), predict_from_features(old_pipeline,
-                                                                               after)
+    p_new, p_old = after["churn_probability"].to_numpy(), predict_from_features(old_pipeline, after)
     diffs = []
     for _ in range(200):
         idx = rng.integers(0, len(y), len(y))
-        diffs.append(roc_auc_score(y.iloc[idx], p_new[idx]) - roc_auc_score(y.iloc[idx],
-                                                                             p_old[idx]))
+        diffs.append(
+            roc_auc_score(y.iloc[idx], p_new[idx]) - roc_auc_score(y.iloc[idx], p_old[idx])
+        )
     assert auc_new > auc_old + 0.03
     assert np.quantile(diffs, 0.01) > 0
     # Recovery closes most of the gap to what is knowable from these inputs.

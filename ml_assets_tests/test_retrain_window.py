@@ -25,8 +25,13 @@ def days_frame(rows_per_day: list[int]) -> pd.DataFrame:
     rows = []
     for d, n in enumerate(rows_per_day, start=1):
         for c in range(n + 1):
-            rows.append({"customer_id": f"C{c}", "snapshot_date": pd.Timestamp(2025, 1, d),
-                         "churned": c % 2 if c < n else pd.NA})
+            rows.append(
+                {
+                    "customer_id": f"C{c}",
+                    "snapshot_date": pd.Timestamp(2025, 1, d),
+                    "churned": c % 2 if c < n else pd.NA,
+                }
+            )
     frame = pd.DataFrame(rows)
     frame["churned"] = frame["churned"].astype("Int64")
     return frame.sample(frac=1.0, random_state=1)
@@ -68,27 +73,37 @@ def test_since_after_the_last_labelled_day_is_refused_or_padded():
 def test_only_performance_drift_moves_the_window_start():
     assert retrain_run_config({"kind": "input", "partition": "2025-01-11"}) == {}
     assert retrain_run_config({"kind": "performance", "partition": "2025-01-11"}) == {
-        "ops": {"training__training_set": {"config": {"since": "2025-01-11"}}}}
+        "ops": {"training__training_set": {"config": {"since": "2025-01-11"}}}
+    }
 
 
 def test_drift_sensor_requests_a_window_from_the_performance_drift_day():
     sensor = build_drift_sensor(retrain_job)
     with instance_for_test() as instance:
-        instance.report_runless_asset_event(AssetMaterialization(
-            asset_key=AssetKey(["scoring", "churn_predictions"]), partition="2025-01-11",
-            metadata={"performance_drift": True, "realised_auc": 0.61}))
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                asset_key=AssetKey(["scoring", "churn_predictions"]),
+                partition="2025-01-11",
+                metadata={"performance_drift": True, "realised_auc": 0.61},
+            )
+        )
         data = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=None))
         (request,) = data.run_requests
         assert request.tags["ml_assets/drift_kind"] == "performance"
         assert request.tags["ml_assets/drifted_features"] == "realised_auc"
         assert request.run_config == {
-            "ops": {"training__training_set": {"config": {"since": "2025-01-11"}}}}
+            "ops": {"training__training_set": {"config": {"since": "2025-01-11"}}}
+        }
         # The config is valid for the real retrain_job (raises otherwise).
         validate_run_config(defs.resolve_job_def("retrain_job"), request.run_config)
 
-        instance.report_runless_asset_event(AssetMaterialization(
-            asset_key=AssetKey(["monitoring", "drift_report"]), partition="2025-01-30",
-            metadata={"dataset_drift": True, "drifted_features": ["monthly_charges"]}))
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                asset_key=AssetKey(["monitoring", "drift_report"]),
+                partition="2025-01-30",
+                metadata={"dataset_drift": True, "drifted_features": ["monthly_charges"]},
+            )
+        )
         data = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=data.cursor))
         (request,) = data.run_requests
         assert request.tags["ml_assets/drift_kind"] == "input"

@@ -47,10 +47,14 @@ def make_dry_run(target: str) -> str:
     """The commands ``make <target>`` would run (prerequisites treated as up to date)."""
     if shutil.which("make") is None:
         pytest.fail("make is needed: the project is driven by its Makefile")
-    done = subprocess.run(["make", "-n", "-o", "venv", "-o", "instance", "-o", ".venv/"
-                           ".installed-stamp", target], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=60, env={k: v for k, v in os.environ.items()
-                                                      if not k.startswith("MAKE")})
+    done = subprocess.run(
+        ["make", "-n", "-o", "venv", "-o", "instance", "-o", ".venv/.installed-stamp", target],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("MAKE")},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -65,9 +69,12 @@ def test_servers_bind_to_localhost_by_default(target):
 
 
 def test_no_wildcard_bind_anywhere_in_the_project_files():
-    files = [PROJECT_ROOT / "Makefile", PROJECT_ROOT / "workspace.yaml",
-             *sorted((PROJECT_ROOT / "config").glob("*")), *sorted(Path(landing.__file__)
-                                                                   .parent.rglob("*.py"))]
+    files = [
+        PROJECT_ROOT / "Makefile",
+        PROJECT_ROOT / "workspace.yaml",
+        *sorted((PROJECT_ROOT / "config").glob("*")),
+        *sorted(Path(landing.__file__).parent.rglob("*.py")),
+    ]
     offenders = [str(f) for f in files if f.is_file() and "0.0.0.0" in f.read_text()]
     assert offenders == []
 
@@ -83,7 +90,8 @@ ALLOWED_INTERPOLATIONS = re.compile(
     r"^((warehouse\.)?check_identifier\(.+\)|(warehouse\.)?qualified\(.+\)|target|view"
     r"|select|_date_casts\(frame\)|([a-z_]+\.)?[A-Z][A-Z0-9_]*|where"
     r"|[A-Z][A-Z0-9_]* if [a-z_]+ else [A-Z][A-Z0-9_]*"
-    r"|' and' if where else ' where')$")
+    r"|' and' if where else ' where')$"
+)
 
 
 def sql_fstrings() -> list[tuple[str, int, str]]:
@@ -114,12 +122,18 @@ def test_sql_audit_no_string_formatting_into_execute():
     bad = []
     for path in sorted(Path(warehouse.__file__).parent.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in {"execute", "query", "sql"} and node.args:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"execute", "query", "sql"}
+                and node.args
+            ):
                 first = node.args[0]
                 if isinstance(first, ast.BinOp) or (
-                        isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute)
-                        and first.func.attr == "format"):
+                    isinstance(first, ast.Call)
+                    and isinstance(first.func, ast.Attribute)
+                    and first.func.attr == "format"
+                ):
                     bad.append(f"{path.name}:{node.lineno}")
     assert bad == []
 
@@ -127,11 +141,18 @@ def test_sql_audit_no_string_formatting_into_execute():
 @pytest.fixture()
 def db(tmp_path):
     path = tmp_path / "warehouse.duckdb"
-    frame = pd.DataFrame({"customer_id": ["A", "B"], "snapshot_date": pd.Timestamp("2025-01-01"),
-                          "note": ["a", "b"]})
+    frame = pd.DataFrame(
+        {"customer_id": ["A", "B"], "snapshot_date": pd.Timestamp("2025-01-01"), "note": ["a", "b"]}
+    )
     with warehouse.connect(path) as con:
-        warehouse.replace_rows(con, "raw", "accounts", frame, "snapshot_date",
-                               (dt.date(2025, 1, 1), dt.date(2025, 1, 1)))
+        warehouse.replace_rows(
+            con,
+            "raw",
+            "accounts",
+            frame,
+            "snapshot_date",
+            (dt.date(2025, 1, 1), dt.date(2025, 1, 1)),
+        )
     return path
 
 
@@ -142,20 +163,23 @@ def all_rows(path):
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_hostile_identifiers_are_refused_everywhere(db, name):
-    frame = pd.DataFrame({"customer_id": ["C"], "snapshot_date": pd.Timestamp("2025-01-02"),
-                          "note": ["c"]})
+    frame = pd.DataFrame(
+        {"customer_id": ["C"], "snapshot_date": pd.Timestamp("2025-01-02"), "note": ["c"]}
+    )
     day = (dt.date(2025, 1, 2), dt.date(2025, 1, 2))
     with warehouse.connect(db) as con:
         for call in (
             lambda: warehouse.replace_rows(con, name, "accounts", frame),
             lambda: warehouse.replace_rows(con, "raw", name, frame),
             lambda: warehouse.replace_rows(con, "raw", "accounts", frame, name, day),
-            lambda: warehouse.replace_rows(con, "raw", "accounts",
-                                           frame.rename(columns={"note": name})),
+            lambda: warehouse.replace_rows(
+                con, "raw", "accounts", frame.rename(columns={"note": name})
+            ),
             lambda: warehouse.append_rows(con, "raw", name, frame),
             lambda: warehouse.read_rows(con, "raw", "accounts", columns=[name]),
-            lambda: warehouse.read_rows(con, "raw", "accounts", partition_column=name,
-                                        partition_range=day),
+            lambda: warehouse.read_rows(
+                con, "raw", "accounts", partition_column=name, partition_range=day
+            ),
             lambda: warehouse.read_rows(con, name, "accounts"),
         ):
             with pytest.raises(warehouse.WarehouseError, match="not a valid"):
@@ -166,8 +190,9 @@ def test_hostile_identifiers_are_refused_everywhere(db, name):
 @pytest.mark.parametrize("name", HOSTILE_NAMES[:3])
 def test_io_manager_refuses_hostile_asset_keys_and_partition_columns(db, name):
     manager = DuckDBWarehouseIOManager(database=str(db), lock_timeout_s=5)
-    frame = pd.DataFrame({"customer_id": ["C"], "snapshot_date": pd.Timestamp("2025-01-01"),
-                          "note": ["c"]})
+    frame = pd.DataFrame(
+        {"customer_id": ["C"], "snapshot_date": pd.Timestamp("2025-01-01"), "note": ["c"]}
+    )
     context = build_output_context(asset_key=AssetKey(["raw", name]))
     with pytest.raises(warehouse.WarehouseError, match="not a valid"):
         manager.handle_output(context, frame)
@@ -180,33 +205,46 @@ def test_io_manager_refuses_hostile_asset_keys_and_partition_columns(db, name):
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 def test_hostile_values_are_bound_not_spliced(db, value):
     resource = WarehouseResource(database=str(db), lock_timeout_s=5)
-    found = resource.query("select count(*) as n from raw.accounts where customer_id = ?",
-                           [value])
+    found = resource.query("select count(*) as n from raw.accounts where customer_id = ?", [value])
     assert found["n"].tolist() == [0]
     # Stored verbatim as data, read back unchanged, nothing else touched.
     resource.append("raw", "notes", pd.DataFrame({"note": [value]}))
     assert resource.query("select note from raw.notes")["note"].tolist() == [value]
     with warehouse.connect(db) as con:
-        warehouse.replace_rows(con, "raw", "accounts", pd.DataFrame({
-            "customer_id": [value], "snapshot_date": pd.Timestamp("2025-01-01"),
-            "note": [value]}), "snapshot_date", (dt.date(2025, 1, 1), dt.date(2025, 1, 1)))
+        warehouse.replace_rows(
+            con,
+            "raw",
+            "accounts",
+            pd.DataFrame(
+                {
+                    "customer_id": [value],
+                    "snapshot_date": pd.Timestamp("2025-01-01"),
+                    "note": [value],
+                }
+            ),
+            "snapshot_date",
+            (dt.date(2025, 1, 1), dt.date(2025, 1, 1)),
+        )
     assert all_rows(db) == [(value, value)]
 
 
 # --------------------------------------------------------------------------- landing names
 
 
-@pytest.mark.parametrize("name", [
-    "../customers_2025-01-10.csv",
-    "../../etc/passwd",
-    "/etc/passwd",
-    "customers_2025-01-10.csv/../../secret.csv",
-    "sub/customers_2025-01-10.csv",
-    "customers_2025-01-10.csv\x00.txt",
-    "customers_2025-01-10.csv\n",
-    "..",
-    "customers_..csv",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../customers_2025-01-10.csv",
+        "../../etc/passwd",
+        "/etc/passwd",
+        "customers_2025-01-10.csv/../../secret.csv",
+        "sub/customers_2025-01-10.csv",
+        "customers_2025-01-10.csv\x00.txt",
+        "customers_2025-01-10.csv\n",
+        "..",
+        "customers_..csv",
+    ],
+)
 def test_landing_names_that_leave_the_folder_are_refused(tmp_path, name):
     with pytest.raises(LandingFileError, match="not a landing file name"):
         landing.landing_path(tmp_path, name)
@@ -225,8 +263,10 @@ def test_symlink_out_of_the_landing_folder_is_refused_and_target_untouched(tmp_p
     inside = folder / "data.bin"
     inside.write_text("x")
     (folder / "customers_2025-01-11.csv").symlink_to(inside)
-    assert landing.find_landing_file(folder, dt.date(2025, 1, 11)).path.name == \
-        "customers_2025-01-11.csv"
+    assert (
+        landing.find_landing_file(folder, dt.date(2025, 1, 11)).path.name
+        == "customers_2025-01-11.csv"
+    )
     # A symlinked landing folder itself is followed (the folder is what the user configured).
     linked = tmp_path / "linked"
     linked.symlink_to(folder, target_is_directory=True)
@@ -242,19 +282,30 @@ def test_model_refs_point_into_the_registry():
     assert ref.uri == f"models:/{REGISTERED_MODEL_NAME}/3"
 
 
-@pytest.mark.parametrize("uri", [
-    "runs:/0123/model",
-    "file:///tmp/model",
-    "/tmp/model",
-    "models:/other_model/1",
-    "models:/churn_model_evil/1",
-    "s3://bucket/model",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "runs:/0123/model",
+        "file:///tmp/model",
+        "/tmp/model",
+        "models:/other_model/1",
+        "models:/churn_model_evil/1",
+        "s3://bucket/model",
+    ],
+)
 def test_smoke_loader_refuses_anything_but_the_registered_model(tmp_path, capsys, uri):
     rows = tmp_path / "rows.parquet"
     pd.DataFrame({"x": [1]}).to_parquet(rows)
-    code = smoke.main(["--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "--model-uri", uri,
-                       "--rows", str(rows)])
+    code = smoke.main(
+        [
+            "--tracking-uri",
+            f"sqlite:///{tmp_path / 'm.db'}",
+            "--model-uri",
+            uri,
+            "--rows",
+            str(rows),
+        ]
+    )
     assert code == 2
     verdict = json.loads(capsys.readouterr().out)
     assert verdict["ok"] is False and "refusing" in verdict["error"]
@@ -266,8 +317,11 @@ def test_every_model_load_in_the_package_goes_through_a_registry_uri():
     calls = []
     for path in sorted(Path(warehouse.__file__).parent.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr == "load_model":
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "load_model"
+            ):
                 calls.append((path.name, ast.unparse(node.args[0]) if node.args else ""))
     assert calls, "the scan found the loaders"
     assert {arg for _, arg in calls} <= {"ref.uri", "model_uri"}, calls
@@ -284,22 +338,28 @@ SECRET_PATTERNS = {
     "password in a URL": re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@'\"]+:[^/\s@'\"]{3,}@"),
     "assigned secret": re.compile(
         r"(?i)\b(password|passwd|secret|api_?key|access_?token|auth_?token)\b\s*[:=]\s*"
-        r"['\"][^'\"\s]{8,}['\"]"),
+        r"['\"][^'\"\s]{8,}['\"]"
+    ),
 }
 NEVER_TRACKED = re.compile(r"(\.duckdb(\.wal)?$|mlflow\.db$|(^|/)\.env$|^dagster_home/|\.pem$)")
 
 
 def tracked_files() -> list[Path]:
     try:
-        done = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True,
-                              timeout=60, check=True)
+        done = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True, timeout=60, check=True
+        )
         return [PROJECT_ROOT / p for p in done.stdout.decode().split("\0") if p]
     except (OSError, subprocess.CalledProcessError):
         # Not a git checkout: every file outside the ignored folders.
         skip = {".git", ".venv", "dagster_home", "__pycache__", ".ruff_cache", ".pytest_cache"}
-        return [p for p in PROJECT_ROOT.rglob("*") if p.is_file()
-                and not skip.intersection(p.relative_to(PROJECT_ROOT).parts)
-                and "mlflow" not in p.relative_to(PROJECT_ROOT).parts]
+        return [
+            p
+            for p in PROJECT_ROOT.rglob("*")
+            if p.is_file()
+            and not skip.intersection(p.relative_to(PROJECT_ROOT).parts)
+            and "mlflow" not in p.relative_to(PROJECT_ROOT).parts
+        ]
 
 
 def test_no_secret_in_tracked_files():

@@ -36,8 +36,9 @@ def instance():
 
 
 def tick(sensor_def, instance, cursor):
-    context = build_sensor_context(instance=instance, cursor=cursor,
-                                   repository_def=defs.get_repository_def())
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, repository_def=defs.get_repository_def()
+    )
     data = sensor_def.evaluate_tick(context)
     return data.run_requests or [], data.cursor
 
@@ -47,17 +48,22 @@ def report_drift(instance, partition: str, drifted: bool) -> None:
         AssetMaterialization(
             asset_key=DRIFT_KEY,
             partition=partition,
-            metadata={"dataset_drift": drifted,
-                      "drifted_features": ["monthly_charges"] if drifted else []},
+            metadata={
+                "dataset_drift": drifted,
+                "drifted_features": ["monthly_charges"] if drifted else [],
+            },
         )
     )
 
 
 def report_drift_features(instance, partition: str, features: list[str]) -> None:
     instance.report_runless_asset_event(
-        AssetMaterialization(asset_key=DRIFT_KEY, partition=partition,
-                             metadata={"dataset_drift": bool(features),
-                                       "drifted_features": features}))
+        AssetMaterialization(
+            asset_key=DRIFT_KEY,
+            partition=partition,
+            metadata={"dataset_drift": bool(features), "drifted_features": features},
+        )
+    )
 
 
 def test_drift_event_requests_exactly_one_retrain(instance):
@@ -112,9 +118,13 @@ def test_a_backlog_is_read_in_bounded_batches_without_skipping_an_event(instance
     for i in range(30):
         report_drift(instance, (START + dt.timedelta(days=i)).isoformat(), i % 2 == 0)
     for i in range(30):
-        instance.report_runless_asset_event(AssetMaterialization(
-            asset_key=PREDICTIONS_KEY, partition=(START + dt.timedelta(days=i)).isoformat(),
-            metadata={"performance_drift": False}))
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                asset_key=PREDICTIONS_KEY,
+                partition=(START + dt.timedelta(days=i)).isoformat(),
+                metadata={"performance_drift": False},
+            )
+        )
     seen, cursor, ticks = [], 0, 0
     while True:
         events = read_drift_events(instance, cursor, limit=10)
@@ -128,18 +138,33 @@ def test_a_backlog_is_read_in_bounded_batches_without_skipping_an_event(instance
     ids = [e["storage_id"] for e in seen]
     assert len(ids) == len(set(ids)) == 60 and ids == sorted(ids)
     assert [e["partition"] for e in seen if e["kind"] == "input"] == [
-        (START + dt.timedelta(days=i)).isoformat() for i in range(30)]
+        (START + dt.timedelta(days=i)).isoformat() for i in range(30)
+    ]
     assert ticks >= 6
 
 
 def test_drift_on_days_the_champion_was_trained_on_never_retrains():
     # Drift re-checked over a backfilled history against a champion trained up to 2025-03-31.
     policy = RetrainPolicy(cooldown_days=7, budget=4, budget_window_days=30)
-    events = [{"storage_id": i, "partition": f"2025-03-{25 + i:02d}", "dataset_drift": True,
-               "drifted_features": ["x"], "reference_window_end": "2025-03-31"}
-              for i in range(7)]
-    events.append({"storage_id": 9, "partition": "2025-04-01", "dataset_drift": True,
-                   "drifted_features": ["x"], "reference_window_end": "2025-03-31"})
+    events = [
+        {
+            "storage_id": i,
+            "partition": f"2025-03-{25 + i:02d}",
+            "dataset_drift": True,
+            "drifted_features": ["x"],
+            "reference_window_end": "2025-03-31",
+        }
+        for i in range(7)
+    ]
+    events.append(
+        {
+            "storage_id": 9,
+            "partition": "2025-04-01",
+            "dataset_drift": True,
+            "drifted_features": ["x"],
+            "reference_window_end": "2025-03-31",
+        }
+    )
     plan = plan_drift_retrains(events, {}, policy)
     assert [r["partition"] for r in plan.requests] == ["2025-04-01"]
     assert sum("trained on or before" in n for n in plan.notes) == 7
@@ -150,17 +175,36 @@ def test_drift_on_days_the_champion_was_trained_on_never_retrains():
 
 def test_retrain_budget_caps_requests():
     policy = RetrainPolicy(cooldown_days=0, budget=2, budget_window_days=30)
-    events = [{"storage_id": i, "partition": f"2025-01-{10 + i:02d}", "dataset_drift": True,
-               "drifted_features": ["x"]} for i in range(5)]
+    events = [
+        {
+            "storage_id": i,
+            "partition": f"2025-01-{10 + i:02d}",
+            "dataset_drift": True,
+            "drifted_features": ["x"],
+        }
+        for i in range(5)
+    ]
     plan = plan_drift_retrains(events, {}, policy)
     assert [r["partition"] for r in plan.requests] == ["2025-01-10", "2025-01-11"]
     assert sum("budget" in n for n in plan.notes) == 3
     # The cursor carries the history, so a later tick still respects the budget.
-    later = [{"storage_id": 9, "partition": "2025-01-20", "dataset_drift": True,
-              "drifted_features": ["x"]}]
+    later = [
+        {
+            "storage_id": 9,
+            "partition": "2025-01-20",
+            "dataset_drift": True,
+            "drifted_features": ["x"],
+        }
+    ]
     assert plan_drift_retrains(later, plan.cursor, policy).requests == []
-    after_window = [{"storage_id": 10, "partition": "2025-02-15", "dataset_drift": True,
-                     "drifted_features": ["x"]}]
+    after_window = [
+        {
+            "storage_id": 10,
+            "partition": "2025-02-15",
+            "dataset_drift": True,
+            "drifted_features": ["x"],
+        }
+    ]
     assert len(plan_drift_retrains(after_window, plan.cursor, policy).requests) == 1
 
 
@@ -168,17 +212,36 @@ def test_drift_on_a_day_before_the_last_retrain_never_retrains():
     # Backfill chunks finish out of order: older drifted days arrive after a retrain for a
     # newer day. Even more severe, they do not retrain again (and do not use the budget).
     policy = RetrainPolicy(cooldown_days=7, budget=4, budget_window_days=30)
-    first = [{"storage_id": 1, "partition": "2025-02-10", "dataset_drift": True,
-              "drifted_features": ["x"]}]
+    first = [
+        {
+            "storage_id": 1,
+            "partition": "2025-02-10",
+            "dataset_drift": True,
+            "drifted_features": ["x"],
+        }
+    ]
     plan = plan_drift_retrains(first, {}, policy)
     assert len(plan.requests) == 1
-    older = [{"storage_id": 2 + i, "partition": f"2025-01-{10 + i:02d}", "dataset_drift": True,
-              "drifted_features": ["x", "y", "z"]} for i in range(3)]
+    older = [
+        {
+            "storage_id": 2 + i,
+            "partition": f"2025-01-{10 + i:02d}",
+            "dataset_drift": True,
+            "drifted_features": ["x", "y", "z"],
+        }
+        for i in range(3)
+    ]
     later = plan_drift_retrains(older, plan.cursor, policy)
     assert later.requests == [] and sum("newer data" in n for n in later.notes) == 3
     # A newer drifted day past the cooldown still retrains.
-    newer = [{"storage_id": 9, "partition": "2025-02-20", "dataset_drift": True,
-              "drifted_features": ["x"]}]
+    newer = [
+        {
+            "storage_id": 9,
+            "partition": "2025-02-20",
+            "dataset_drift": True,
+            "drifted_features": ["x"],
+        }
+    ]
     assert len(plan_drift_retrains(newer, later.cursor, policy).requests) == 1
 
 
@@ -204,7 +267,8 @@ def test_landing_sensor_first_tick_skips_ingested_days(project, instance):
     landing = project / "landing"
     write_days(landing, 3, rows=50)
     instance.report_runless_asset_event(
-        AssetMaterialization(asset_key=RAW_KEY, partition=day(0).isoformat()))
+        AssetMaterialization(asset_key=RAW_KEY, partition=day(0).isoformat())
+    )
     runs, _ = tick(build_landing_sensor(ingest_job, landing), instance, None)
     assert sorted(r.partition_key for r in runs) == [day(1).isoformat(), day(2).isoformat()]
 
@@ -219,15 +283,22 @@ def test_landing_plan_waits_for_settling_files_and_refuses_bad_days(project):
     old = now - 100
     os.utime(future, (old, old))
     (landing / "notes.txt").write_text("not a landing file")
-    plan = plan_landing_runs(list_landing_files(landing), None, set(), now, START,
-                             today=START.replace(year=2026))
+    plan = plan_landing_runs(
+        list_landing_files(landing), None, set(), now, START, today=START.replace(year=2026)
+    )
     assert [key for key, _ in plan.requests] == [day(0).isoformat()]
     assert any("settling" in n for n in plan.notes)
     assert any("2999-01-01" in n and "future" in n for n in plan.notes)
     # The settling file is not recorded, so a later tick, once it is still, requests it.
     assert paths[1].name not in plan.cursor["files"]
-    later = plan_landing_runs(list_landing_files(landing), plan.cursor, set(), now + 10, START,
-                              today=START.replace(year=2026))
+    later = plan_landing_runs(
+        list_landing_files(landing),
+        plan.cursor,
+        set(),
+        now + 10,
+        START,
+        today=START.replace(year=2026),
+    )
     assert [key for key, _ in later.requests] == [day(1).isoformat()]
 
 
@@ -237,27 +308,37 @@ def test_a_file_created_while_a_tick_reads_the_folder_is_not_lost(project):
     of what it listed. The new day's file is older than the touched one, yet still new."""
     landing = project / "landing"
     paths = write_days(landing, 2, rows=50)
-    first = plan_landing_runs(list_landing_files(landing), None, set(), time.time(), START,
-                              today=START.replace(year=2026))
+    first = plan_landing_runs(
+        list_landing_files(landing), None, set(), time.time(), START, today=START.replace(year=2026)
+    )
     listed = list_landing_files(landing)
     (new_day,) = write_days(landing, 1, rows=50, first=2)
     stamp = time.time() - 10
     os.utime(new_day, (stamp - 1, stamp - 1))
     os.utime(paths[0], (stamp, stamp))
-    racing = plan_landing_runs(listed, first.cursor, set(), time.time(), START,
-                               today=START.replace(year=2026))
+    racing = plan_landing_runs(
+        listed, first.cursor, set(), time.time(), START, today=START.replace(year=2026)
+    )
     assert [key for key, _ in racing.requests] == [day(0).isoformat()]
-    after = plan_landing_runs(list_landing_files(landing), racing.cursor, set(), time.time(),
-                              START, today=START.replace(year=2026))
+    after = plan_landing_runs(
+        list_landing_files(landing),
+        racing.cursor,
+        set(),
+        time.time(),
+        START,
+        today=START.replace(year=2026),
+    )
     assert [key for key, _ in after.requests] == [day(2).isoformat()]
 
 
 def test_a_file_moved_in_with_an_old_time_is_requested_and_a_removed_name_forgotten(
-        project, tmp_path):
+    project, tmp_path
+):
     landing = project / "landing"
     write_days(landing, 2, rows=50)
-    plan = plan_landing_runs(list_landing_files(landing), None, set(), time.time(), START,
-                             today=START.replace(year=2026))
+    plan = plan_landing_runs(
+        list_landing_files(landing), None, set(), time.time(), START, today=START.replace(year=2026)
+    )
     assert len(plan.requests) == 2
     # `mv` keeps the source's modification time: a week old, older than every handled file.
     (outside,) = write_days(tmp_path / "elsewhere", 1, rows=50, first=5)
@@ -265,13 +346,25 @@ def test_a_file_moved_in_with_an_old_time_is_requested_and_a_removed_name_forgot
     os.utime(outside, (week_ago, week_ago))
     moved = landing / outside.name
     outside.rename(moved)
-    plan = plan_landing_runs(list_landing_files(landing), plan.cursor, set(), time.time(),
-                             START, today=START.replace(year=2026))
+    plan = plan_landing_runs(
+        list_landing_files(landing),
+        plan.cursor,
+        set(),
+        time.time(),
+        START,
+        today=START.replace(year=2026),
+    )
     assert [key for key, _ in plan.requests] == [day(5).isoformat()]
     assert moved.name in plan.cursor["files"]
     moved.unlink()
-    plan = plan_landing_runs(list_landing_files(landing), plan.cursor, set(), time.time(),
-                             START, today=START.replace(year=2026))
+    plan = plan_landing_runs(
+        list_landing_files(landing),
+        plan.cursor,
+        set(),
+        time.time(),
+        START,
+        today=START.replace(year=2026),
+    )
     assert plan.requests == [] and moved.name not in plan.cursor["files"]
 
 
@@ -283,8 +376,14 @@ def test_a_cursor_of_the_older_single_time_form_is_read_and_replaced(project):
     for path in paths[1:]:
         os.utime(path, (newer, newer))
     cursor = read_landing_cursor(str(cut))
-    plan = plan_landing_runs(list_landing_files(landing), cursor, set(), newer + 60, START,
-                             today=START.replace(year=2026))
+    plan = plan_landing_runs(
+        list_landing_files(landing),
+        cursor,
+        set(),
+        newer + 60,
+        START,
+        today=START.replace(year=2026),
+    )
     assert sorted(key for key, _ in plan.requests) == [day(1).isoformat(), day(2).isoformat()]
     assert set(plan.cursor) == {"files"} and len(plan.cursor["files"]) == 3
     assert read_landing_cursor(json.dumps(plan.cursor)) == plan.cursor

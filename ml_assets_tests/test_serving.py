@@ -32,10 +32,13 @@ def ingest_eight_days():
     """Ingest days 0-7 as one range run; returns the instance and the resources used."""
     instance = DagsterInstance.ephemeral()
     resources = build_resources()
-    tags = {"dagster/asset_partition_range_start": day(0).isoformat(),
-            "dagster/asset_partition_range_end": day(7).isoformat()}
-    assert materialize(ALL_ASSETS, selection=INGEST, resources=resources, instance=instance,
-                       tags=tags).success
+    tags = {
+        "dagster/asset_partition_range_start": day(0).isoformat(),
+        "dagster/asset_partition_range_end": day(7).isoformat(),
+    }
+    assert materialize(
+        ALL_ASSETS, selection=INGEST, resources=resources, instance=instance, tags=tags
+    ).success
     return instance, resources
 
 
@@ -49,16 +52,36 @@ def free_port() -> int:
 def served(project):
     write_days(project / "landing", 9, rows=400)
     instance, resources = ingest_eight_days()
-    assert materialize(ALL_ASSETS, selection=RETRAIN, resources=resources, instance=instance,
-                       run_config=FAST).success
-    assert materialize(ALL_ASSETS, selection=DAILY, resources=resources, instance=instance,
-                       partition_key=day(8).isoformat()).success
+    assert materialize(
+        ALL_ASSETS, selection=RETRAIN, resources=resources, instance=instance, run_config=FAST
+    ).success
+    assert materialize(
+        ALL_ASSETS,
+        selection=DAILY,
+        resources=resources,
+        instance=instance,
+        partition_key=day(8).isoformat(),
+    ).success
     port = free_port()
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     server = subprocess.Popen(
-        [str(BIN / "mlflow"), "models", "serve", "-m", "models:/churn_model@champion",
-         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            "models:/churn_model@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -78,10 +101,14 @@ def served(project):
 
 
 def post(url: str, rows: pd.DataFrame) -> np.ndarray:
-    payload = {"dataframe_split": json.loads(rows.to_json(orient="split", date_format="iso",
-                                                          index=False))}
-    request = urllib.request.Request(f"{url}/invocations", data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
+    payload = {
+        "dataframe_split": json.loads(rows.to_json(orient="split", date_format="iso", index=False))
+    }
+    request = urllib.request.Request(
+        f"{url}/invocations",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return np.asarray(json.load(response)["predictions"], dtype=float)
 
@@ -90,10 +117,14 @@ def post(url: str, rows: pd.DataFrame) -> np.ndarray:
 def test_served_champion_matches_batch_scoring(served):
     url, _ = served
     with duckdb.connect(str(settings.duckdb_path()), read_only=True) as con:
-        raw = con.execute("select * from raw.customer_snapshots where snapshot_date = ?",
-                          [day(8)]).df()
-        batch = con.execute("select customer_id, churn_probability from "
-                            "scoring.churn_predictions where snapshot_date = ?", [day(8)]).df()
+        raw = con.execute(
+            "select * from raw.customer_snapshots where snapshot_date = ?", [day(8)]
+        ).df()
+        batch = con.execute(
+            "select customer_id, churn_probability from "
+            "scoring.churn_predictions where snapshot_date = ?",
+            [day(8)],
+        ).df()
     rows = raw[SERVING_COLUMNS].head(100)
     started = time.perf_counter()
     served_proba = post(url, rows)[:, 1]
@@ -115,15 +146,17 @@ def test_rollback_swaps_champion_and_logs(project):
     with pytest.raises(registry.RegistryError, match="Nothing to roll back"):
         promotion.rollback(uri, settings.duckdb_path())
     for _ in range(2):
-        assert materialize(ALL_ASSETS, selection=RETRAIN, resources=resources,
-                           instance=instance, run_config=FAST).success
+        assert materialize(
+            ALL_ASSETS, selection=RETRAIN, resources=resources, instance=instance, run_config=FAST
+        ).success
     assert registry.alias_version(uri).version == 2
     done = subprocess.run([str(BIN / "ml-assets"), "rollback"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert registry.alias_version(uri).version == 1
     assert registry.alias_version(uri, registry.PREVIOUS_CHAMPION_ALIAS).version == 2
     with duckdb.connect(str(settings.duckdb_path()), read_only=True) as con:
-        log = con.execute("select action, challenger_version, champion_before, champion_after, "
-                          "promoted from registry.promotion_log order by decided_at").fetchall()
-    assert log == [("gate", 1, None, 1, True), ("gate", 2, 1, 2, True),
-                   ("rollback", 1, 2, 1, True)]
+        log = con.execute(
+            "select action, challenger_version, champion_before, champion_after, "
+            "promoted from registry.promotion_log order by decided_at"
+        ).fetchall()
+    assert log == [("gate", 1, None, 1, True), ("gate", 2, 1, 2, True), ("rollback", 1, 2, 1, True)]

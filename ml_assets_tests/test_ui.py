@@ -32,8 +32,14 @@ from ml_assets_tests.test_definitions import CONTRACT_EDGES
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 CONTRACT_ASSETS = {key for edge in CONTRACT_EDGES for key in edge}
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:
@@ -46,15 +52,17 @@ def wait_for(url: str, timeout_s: float, proc: subprocess.Popen, log: Path) -> N
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"{url}: server exited ({proc.returncode}):\n"
-                                 + log.read_text()[-3000:])
+            raise AssertionError(
+                f"{url}: server exited ({proc.returncode}):\n" + log.read_text()[-3000:]
+            )
         try:
             with urllib.request.urlopen(url, timeout=5):
                 return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer within {timeout_s:g} s:\n"
-                         + log.read_text()[-3000:])
+    raise AssertionError(
+        f"{url} did not answer within {timeout_s:g} s:\n" + log.read_text()[-3000:]
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -80,16 +88,31 @@ def dagster_ui(ui_project) -> Iterator[str]:
     """`dagster dev` (webserver and daemon) over the lifecycle's instance and data."""
     port = free_port()
     log = ui_project["root"] / "dagster_dev.log"
-    env = dict(os.environ, **ui_project["env"],
-               # The daemon's sensors see a finished lifecycle: every landing day ingested,
-               # and no budget for another drift retrain while the tests read.
-               ML_ASSETS_RETRAIN_BUDGET="0", ML_ASSETS_SENSOR_INTERVAL="3600",
-               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(
+        os.environ,
+        **ui_project["env"],
+        # The daemon's sensors see a finished lifecycle: every landing day ingested,
+        # and no budget for another drift retrain while the tests read.
+        ML_ASSETS_RETRAIN_BUDGET="0",
+        ML_ASSETS_SENSOR_INTERVAL="3600",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(BIN / "dagster"), "dev", "-m", "ml_assets.definitions",
-             "-h", "127.0.0.1", "-p", str(port)],
-            cwd=ui_project["root"], env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                str(BIN / "dagster"),
+                "dev",
+                "-m",
+                "ml_assets.definitions",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=ui_project["root"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
@@ -102,8 +125,10 @@ def dagster_ui(ui_project) -> Iterator[str]:
 
 def graphql(base: str, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
-        f"{base}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"})
+        f"{base}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         body = json.load(response)
     assert "errors" not in body, body["errors"]
@@ -153,11 +178,15 @@ def _warehouse(data: Path, sql: str) -> list[tuple]:
 
 
 def test_graphql_asset_graph_is_the_contract(dagster_ui, ui_project):
-    nodes = {"/".join(n["assetKey"]["path"]): n for n in graphql(dagster_ui, ASSET_NODES)[
-        "assetNodes"]}
+    nodes = {
+        "/".join(n["assetKey"]["path"]): n for n in graphql(dagster_ui, ASSET_NODES)["assetNodes"]
+    }
     assert set(nodes) == CONTRACT_ASSETS
-    edges = {("/".join(dep["path"]), key) for key, node in nodes.items()
-             for dep in node["dependencyKeys"]}
+    edges = {
+        ("/".join(dep["path"]), key)
+        for key, node in nodes.items()
+        for dep in node["dependencyKeys"]
+    }
     assert edges == CONTRACT_EDGES
     for key, node in nodes.items():
         assert node["groupName"] == key.split("/")[0], key
@@ -169,43 +198,62 @@ def test_graphql_asset_graph_is_the_contract(dagster_ui, ui_project):
     assert "mlflow" in kinds["registry/champion_model"]
     assert {"duckdb", "pandas"} <= kinds["raw/customer_snapshots"]
     assert "sklearn" in kinds["evaluation/evaluation_report"]
-    checks = {key: {c["name"] for c in node["assetChecksOrError"].get("checks", [])}
-              for key, node in nodes.items()}
+    checks = {
+        key: {c["name"] for c in node["assetChecksOrError"].get("checks", [])}
+        for key, node in nodes.items()
+    }
     assert {"schema_matches", "rows_for_every_day"} <= checks["raw/customer_snapshots"]
     assert "no_feature_drift" in checks["monitoring/drift_report"]
     assert "lineage_recorded" in checks["scoring/churn_predictions"]
 
     # Column schema and lineage, as the stored tables have them.
     features = latest_metadata(dagster_ui, "features/customer_features")
-    stored = [name for (name,) in _warehouse(
-        ui_project["data"], "select column_name from information_schema.columns where "
-        "table_schema = 'features' and table_name = 'customer_features' "
-        "order by ordinal_position")]
+    stored = [
+        name
+        for (name,) in _warehouse(
+            ui_project["data"],
+            "select column_name from information_schema.columns where "
+            "table_schema = 'features' and table_name = 'customer_features' "
+            "order by ordinal_position",
+        )
+    ]
     assert [c["name"] for c in features["dagster/column_schema"]["schema"]["columns"]] == stored
-    lineage = {c["columnName"]: {(tuple(d["assetKey"]["path"]), d["columnName"])
-                                 for d in c["columnDeps"]}
-               for c in features["dagster/column_lineage"]["lineage"]}
+    lineage = {
+        c["columnName"]: {(tuple(d["assetKey"]["path"]), d["columnName"]) for d in c["columnDeps"]}
+        for c in features["dagster/column_lineage"]["lineage"]
+    }
     raw = ("raw", "customer_snapshots")
-    assert lineage["engagement_minutes_30d"] == {(raw, "logins_30d"),
-                                                 (raw, "avg_session_minutes")}
-    assert features["dagster/row_count"]["intValue"] == _warehouse(
-        ui_project["data"], "select count(*) from features.customer_features where "
-        "snapshot_date = (select max(snapshot_date) from features.customer_features)")[0][0]
+    assert lineage["engagement_minutes_30d"] == {(raw, "logins_30d"), (raw, "avg_session_minutes")}
+    assert (
+        features["dagster/row_count"]["intValue"]
+        == _warehouse(
+            ui_project["data"],
+            "select count(*) from features.customer_features where "
+            "snapshot_date = (select max(snapshot_date) from features.customer_features)",
+        )[0][0]
+    )
 
     # The gate's decision and a link to the MLflow run, on the champion.
     gate = latest_metadata(dagster_ui, "registry/champion_model")
     assert gate["promoted"]["boolValue"] is True
-    run_id = _warehouse(ui_project["data"], "select mlflow_run_id from lineage.model_lineage "
-                        "where model_version = 2")[0][0]
+    run_id = _warehouse(
+        ui_project["data"],
+        "select mlflow_run_id from lineage.model_lineage where model_version = 2",
+    )[0][0]
     assert gate["challenger_mlflow_run"]["url"].endswith(f"/runs/{run_id}")
     assert "Promoted" in gate["decision"]["mdStr"]
 
 
 def test_evaluation_metadata_equals_the_stored_report(dagster_ui, ui_project):
     meta = latest_metadata(dagster_ui, "evaluation/evaluation_report")
-    stored = dict(_warehouse(ui_project["data"], "select metric, value from "
-                             "evaluation.evaluation_report where role = 'challenger' and "
-                             "segment_column = 'overall'"))
+    stored = dict(
+        _warehouse(
+            ui_project["data"],
+            "select metric, value from "
+            "evaluation.evaluation_report where role = 'challenger' and "
+            "segment_column = 'overall'",
+        )
+    )
     for metric in ("auc", "pr_auc", "brier", "log_loss"):
         assert meta[metric]["floatValue"] == pytest.approx(stored[metric], rel=1e-9), metric
     assert meta["plots"]["mdStr"].count("data:image/png;base64,") == 4
@@ -241,8 +289,7 @@ def test_browser_asset_graph_and_evaluation_page(dagster_ui, ui_project, tmp_pat
             _open(page, f"{dagster_ui}/asset-groups")
             expect(page.get_by_text("Global asset lineage")).to_be_visible(timeout=60_000)
             # One asset per group: the graph starts with groups collapsed; Alt+E expands all.
-            expect(page.get_by_text("monitoring", exact=True).last).to_be_visible(
-                timeout=60_000)
+            expect(page.get_by_text("monitoring", exact=True).last).to_be_visible(timeout=60_000)
             page.keyboard.press("Alt+e")
             for key in sorted(CONTRACT_ASSETS):
                 name = key.split("/")[1]
@@ -250,13 +297,17 @@ def test_browser_asset_graph_and_evaluation_page(dagster_ui, ui_project, tmp_pat
             page.screenshot(path=tmp_path / "asset_graph.png")
 
             _open(page, f"{dagster_ui}/assets/evaluation/evaluation_report")
-            stored = dict(_warehouse(ui_project["data"], "select metric, value from "
-                                     "evaluation.evaluation_report where role = 'challenger' "
-                                     "and segment_column = 'overall'"))
+            stored = dict(
+                _warehouse(
+                    ui_project["data"],
+                    "select metric, value from "
+                    "evaluation.evaluation_report where role = 'challenger' "
+                    "and segment_column = 'overall'",
+                )
+            )
             # The metadata table lists each headline metric with the stored value.
             for metric in ("auc", "pr_auc", "brier"):
-                row = page.locator("tr").filter(
-                    has=page.get_by_text(metric, exact=True)).first
+                row = page.locator("tr").filter(has=page.get_by_text(metric, exact=True)).first
                 expect(row).to_contain_text(repr(float(stored[metric])), timeout=60_000)
             page.screenshot(path=tmp_path / "evaluation_report.png", full_page=True)
             # The plots are markdown images; the UI folds long markdown behind a link.
@@ -277,13 +328,22 @@ def test_mlflow_server_rest_api(ui_project, tmp_path):
     """The server `make mlflow-ui` starts (same command) answers for runs and aliases."""
     port = free_port()
     log = tmp_path / "mlflow_ui.log"
-    env = dict(os.environ, **ui_project["env"], MLFLOW_PORT=str(port),
-               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(
+        os.environ,
+        **ui_project["env"],
+        MLFLOW_PORT=str(port),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     # `make mlflow-ui` itself, with the venv already built (make skips the install).
     with log.open("w") as out:
-        proc = subprocess.Popen(["make", "--no-print-directory", "mlflow-ui"],
-                                cwd=settings.PROJECT_ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["make", "--no-print-directory", "mlflow-ui"],
+            cwd=settings.PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/health", 120, proc, log)
@@ -295,18 +355,26 @@ def test_mlflow_server_rest_api(ui_project, tmp_path):
                 url += "?" + urllib.parse.urlencode(payload)
             elif payload is not None:
                 data = json.dumps(payload).encode()
-            request = urllib.request.Request(url, data=data, method=method,
-                                             headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                url, data=data, method=method, headers={"Content-Type": "application/json"}
+            )
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.load(response)
 
-        experiment = api("experiments/get-by-name",
-                         {"experiment_name": settings.EXPERIMENT_NAME})["experiment"]
-        runs = api("runs/search", {"experiment_ids": [experiment["experiment_id"]],
-                                   "max_results": 100}, method="POST")["runs"]
+        experiment = api("experiments/get-by-name", {"experiment_name": settings.EXPERIMENT_NAME})[
+            "experiment"
+        ]
+        runs = api(
+            "runs/search",
+            {"experiment_ids": [experiment["experiment_id"]], "max_results": 100},
+            method="POST",
+        )["runs"]
         by_id = {r["info"]["run_id"]: r for r in runs}
-        recorded = dict(_warehouse(ui_project["data"], "select model_version, mlflow_run_id "
-                                   "from lineage.model_lineage"))
+        recorded = dict(
+            _warehouse(
+                ui_project["data"], "select model_version, mlflow_run_id from lineage.model_lineage"
+            )
+        )
         assert set(recorded) == {1, 2}
         assert set(recorded.values()) <= set(by_id)
         drift_run = by_id[recorded[2]]
@@ -315,8 +383,9 @@ def test_mlflow_server_rest_api(ui_project, tmp_path):
         model = api("registered-models/get", {"name": "churn_model"})["registered_model"]
         aliases = {a["alias"]: int(a["version"]) for a in model["aliases"]}
         assert aliases == {"champion": 2, "previous_champion": 1}
-        version = api("registered-models/alias",
-                      {"name": "churn_model", "alias": "champion"})["model_version"]
+        version = api("registered-models/alias", {"name": "churn_model", "alias": "champion"})[
+            "model_version"
+        ]
         assert version["run_id"] == recorded[2]
     finally:
         stop(proc)
@@ -329,15 +398,21 @@ CHECKS = """
 
 
 def test_graphql_check_results_beside_their_assets(dagster_ui, ui_project):
-    status = {("/".join(n["assetKey"]["path"]), c["name"]):
-              (c["executionForLatestMaterialization"] or {}).get("status")
-              for n in graphql(dagster_ui, CHECKS)["assetNodes"]
-              for c in n["assetChecksOrError"].get("checks", [])}
+    status = {
+        ("/".join(n["assetKey"]["path"]), c["name"]): (
+            c["executionForLatestMaterialization"] or {}
+        ).get("status")
+        for n in graphql(dagster_ui, CHECKS)["assetNodes"]
+        for c in n["assetChecksOrError"].get("checks", [])
+    }
     assert len(status) == 13
     drift = status.pop(("monitoring/drift_report", "no_feature_drift"))
     assert set(status.values()) == {"SUCCEEDED"}, status
     # The drift check warns exactly when the stored report has a drifted feature that day.
-    drifted = _warehouse(ui_project["data"], "select bool_or(drifted) from "
-                         "monitoring.drift_report where snapshot_date = "
-                         "(select max(snapshot_date) from monitoring.drift_report)")[0][0]
+    drifted = _warehouse(
+        ui_project["data"],
+        "select bool_or(drifted) from "
+        "monitoring.drift_report where snapshot_date = "
+        "(select max(snapshot_date) from monitoring.drift_report)",
+    )[0][0]
     assert drift == ("FAILED" if drifted else "SUCCEEDED")

@@ -19,12 +19,14 @@ D1, D2, D3 = dt.date(2025, 1, 1), dt.date(2025, 1, 2), dt.date(2025, 1, 3)
 
 
 def day_frame(day, n=3, offset=0):
-    return pd.DataFrame({
-        "customer_id": [f"C{i}" for i in range(n)],
-        "snapshot_date": pd.Timestamp(day),
-        "score": [float(i + offset) for i in range(n)],
-        "count_value": [i * 10 + offset for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n)],
+            "snapshot_date": pd.Timestamp(day),
+            "score": [float(i + offset) for i in range(n)],
+            "count_value": [i * 10 + offset for i in range(n)],
+        }
+    )
 
 
 def raw_rows(path, sql):
@@ -38,9 +40,15 @@ def raw_rows(path, sql):
 
 def write(path, frame, day_range=None, **kwargs):
     with wh.connect(path) as con:
-        return wh.replace_rows(con, "features", "daily", frame,
-                               partition_column="snapshot_date" if day_range else None,
-                               partition_range=day_range, **kwargs)
+        return wh.replace_rows(
+            con,
+            "features",
+            "daily",
+            frame,
+            partition_column="snapshot_date" if day_range else None,
+            partition_range=day_range,
+            **kwargs,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +69,9 @@ def db(template_db, tmp_path):
 
 
 def count_by_day(path):
-    rows = raw_rows(path, "select snapshot_date, count(*), sum(score) from features.daily "
-                          "group by 1 order by 1")
+    rows = raw_rows(
+        path, "select snapshot_date, count(*), sum(score) from features.daily group by 1 order by 1"
+    )
     return {d: (n, s) for d, n, s in rows}
 
 
@@ -84,14 +93,22 @@ def test_whole_table_replace_without_partition(db):
 def test_insert_is_by_column_name(db):
     frame = day_frame(D2, n=2, offset=5)[["count_value", "score", "snapshot_date", "customer_id"]]
     write(db, frame, (D2, D2))
-    rows = raw_rows(db, "select customer_id, score, count_value from features.daily "
-                        "where snapshot_date = '2025-01-02' order by customer_id")
+    rows = raw_rows(
+        db,
+        "select customer_id, score, count_value from features.daily "
+        "where snapshot_date = '2025-01-02' order by customer_id",
+    )
     assert rows == [("C0", 5.0, 5), ("C1", 6.0, 15)]
 
 
 def test_date_columns_are_stored_as_date(db):
-    types = dict(raw_rows(db, "select column_name, data_type from information_schema.columns "
-                              "where table_name = 'daily'"))
+    types = dict(
+        raw_rows(
+            db,
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = 'daily'",
+        )
+    )
     assert types["snapshot_date"] == "DATE"
     assert raw_rows(db, "select min(snapshot_date) from features.daily")[0][0] == D1
 
@@ -118,8 +135,9 @@ def test_changed_columns_raise_and_keep_old_rows(db, change):
     with wh.connect(db) as con:
         with pytest.raises(wh.WarehouseError):
             wh.replace_rows(con, "features", "daily", frame, "snapshot_date", (D2, D2))
-        wh.replace_rows(con, "features", "daily", day_frame(D2, offset=1), "snapshot_date",
-                        (D2, D2))
+        wh.replace_rows(
+            con, "features", "daily", day_frame(D2, offset=1), "snapshot_date", (D2, D2)
+        )
     assert count_by_day(db)[D2] == (3, 6.0)
 
 
@@ -143,32 +161,39 @@ def test_nothing_is_created_for_a_refused_first_write(tmp_path):
     path = tmp_path / "fresh.duckdb"
     with pytest.raises(wh.WarehouseError):
         write(path, day_frame(D2), (D1, D1))
-    assert raw_rows(path, "select count(*) from information_schema.tables "
-                          "where table_name = 'daily'") == [(0,)]
+    assert raw_rows(
+        path, "select count(*) from information_schema.tables where table_name = 'daily'"
+    ) == [(0,)]
 
 
 def test_read_rows_by_range_and_columns(db):
     with wh.connect(db, read_only=True) as con:
-        out = wh.read_rows(con, "features", "daily", ["customer_id", "score"], "snapshot_date",
-                           (D2, D3))
+        out = wh.read_rows(
+            con, "features", "daily", ["customer_id", "score"], "snapshot_date", (D2, D3)
+        )
     assert list(out.columns) == ["customer_id", "score"]
     assert len(out) == 6
 
 
 def test_read_rows_of_missing_table(db):
-    with wh.connect(db, read_only=True) as con, pytest.raises(wh.WarehouseError,
-                                                             match="does not exist"):
+    with (
+        wh.connect(db, read_only=True) as con,
+        pytest.raises(wh.WarehouseError, match="does not exist"),
+    ):
         wh.read_rows(con, "features", "nope")
 
 
 def test_read_only_connect_to_missing_file(tmp_path):
-    with pytest.raises(wh.WarehouseError, match="does not exist"), \
-            wh.connect(tmp_path / "missing.duckdb", read_only=True):
+    with (
+        pytest.raises(wh.WarehouseError, match="does not exist"),
+        wh.connect(tmp_path / "missing.duckdb", read_only=True),
+    ):
         pass
 
 
-@pytest.mark.parametrize("name", ["x; drop table y", "A", "1abc", "", "a-b", "a b", "é",
-                                  "t\"", "a.b", "x\ny"])
+@pytest.mark.parametrize(
+    "name", ["x; drop table y", "A", "1abc", "", "a-b", "a b", "é", 't"', "a.b", "x\ny"]
+)
 def test_check_identifier_rejects_unsafe_names(name):
     with pytest.raises(wh.WarehouseError, match="not a valid"):
         wh.check_identifier(name)
@@ -209,8 +234,9 @@ HOLDER = textwrap.dedent("""
 
 def hold_lock(path, seconds):
     """Start another process that holds the DuckDB file lock for ``seconds``."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -231,8 +257,10 @@ def test_connect_gives_up_after_the_timeout(db):
     proc = hold_lock(db, 15.0)
     try:
         start = time.monotonic()
-        with pytest.raises(wh.WarehouseError, match="locked by another process") as info, \
-                wh.connect(db, lock_timeout_s=1.0):
+        with (
+            pytest.raises(wh.WarehouseError, match="locked by another process") as info,
+            wh.connect(db, lock_timeout_s=1.0),
+        ):
             pass
         elapsed = time.monotonic() - start
         assert 1.0 <= elapsed < 8.0

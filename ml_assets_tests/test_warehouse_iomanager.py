@@ -30,25 +30,32 @@ def io_manager(kind: str, path) -> object:
     return DuckDBWarehouseIOManager(database=str(path), lock_timeout_s=10)
 
 
-def store(kind: str, path, frame: pd.DataFrame, partition: str | None = None,
-          metadata: dict | None = None):
+def store(
+    kind: str, path, frame: pd.DataFrame, partition: str | None = None, metadata: dict | None = None
+):
     """Materialize ``frame`` as asset features/accounts (daily when ``partition`` is set)."""
     meta = dict(metadata or {})
     if partition:
         meta["partition_expr"] = "snapshot_date"
 
-    @asset(key=["features", "accounts"], metadata=meta,
-           partitions_def=DAYS if partition else None)
+    @asset(key=["features", "accounts"], metadata=meta, partitions_def=DAYS if partition else None)
     def accounts() -> pd.DataFrame:
         return frame
 
-    result = materialize([accounts], resources={"io_manager": io_manager(kind, path)},
-                         instance=DagsterInstance.ephemeral(), partition_key=partition,
-                         raise_on_error=False)
+    result = materialize(
+        [accounts],
+        resources={"io_manager": io_manager(kind, path)},
+        instance=DagsterInstance.ephemeral(),
+        partition_key=partition,
+        raise_on_error=False,
+    )
     outcome = Outcome(
         success=result.success,
-        failure=" ".join(str(e.event_specific_data.error) for e in result.all_events
-                         if e.event_type_value == "STEP_FAILURE"),
+        failure=" ".join(
+            str(e.event_specific_data.error)
+            for e in result.all_events
+            if e.event_type_value == "STEP_FAILURE"
+        ),
         metadata=[e.materialization.metadata for e in result.get_asset_materialization_events()],
     )
     # A failed stock write keeps its connection (and the file lock) alive through the
@@ -71,12 +78,14 @@ def rows(path, sql="select * from features.accounts order by account_id"):
 
 
 def accounts(day: str, n: int = 3, offset: float = 0.0) -> pd.DataFrame:
-    return pd.DataFrame({
-        "account_id": [f"A{i}" for i in range(n)],
-        "snapshot_date": pd.Timestamp(day),
-        "monthly_charges": [10.0 + i + offset for i in range(n)],
-        "total_charges": [1000.0 + i + offset for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "account_id": [f"A{i}" for i in range(n)],
+            "snapshot_date": pd.Timestamp(day),
+            "monthly_charges": [10.0 + i + offset for i in range(n)],
+            "total_charges": [1000.0 + i + offset for i in range(n)],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- new column
@@ -109,8 +118,12 @@ def test_new_column_in_one_partition(tmp_path, kind):
     assert store(kind, db, accounts(D1), D1).success
     assert store(kind, db, accounts(D2), D2).success
     assert not store(kind, db, accounts(D2, offset=5).assign(segment="x"), D2).success
-    days = [r[0] for r in rows(db, "select snapshot_date::date::varchar from features.accounts "
-                                   "group by 1 order by 1")]
+    days = [
+        r[0]
+        for r in rows(
+            db, "select snapshot_date::date::varchar from features.accounts group by 1 order by 1"
+        )
+    ]
     assert days == ([D1] if kind == "stock" else [D1, D2])
 
 
@@ -120,11 +133,13 @@ def test_new_column_in_one_partition(tmp_path, kind):
 def test_stock_reordered_columns_are_inserted_by_position(tmp_path):
     db = tmp_path / "stock.duckdb"
     assert store("stock", db, accounts(D1)).success
-    swapped = accounts(D1, offset=1)[["account_id", "snapshot_date", "total_charges",
-                                      "monthly_charges"]]
+    swapped = accounts(D1, offset=1)[
+        ["account_id", "snapshot_date", "total_charges", "monthly_charges"]
+    ]
     assert store("stock", db, swapped).success  # it "succeeds" ...
-    got = rows(db, "select monthly_charges, total_charges from features.accounts "
-                   "order by account_id")
+    got = rows(
+        db, "select monthly_charges, total_charges from features.accounts order by account_id"
+    )
     assert got[0] == (1001.0, 11.0)  # ... with the two charges in each other's column
 
 
@@ -134,10 +149,14 @@ def test_ours_reordered_columns_are_inserted_by_name(tmp_path):
     frame = accounts(D1, offset=1)
     swapped = frame[["total_charges", "account_id", "monthly_charges", "snapshot_date"]]
     assert store("ours", db, swapped).success
-    got = rows(db, "select account_id, monthly_charges, total_charges from features.accounts "
-                   "order by account_id")
-    expected = list(frame[["account_id", "monthly_charges", "total_charges"]]
-                    .itertuples(index=False, name=None))
+    got = rows(
+        db,
+        "select account_id, monthly_charges, total_charges from features.accounts "
+        "order by account_id",
+    )
+    expected = list(
+        frame[["account_id", "monthly_charges", "total_charges"]].itertuples(index=False, name=None)
+    )
     assert got == expected
 
 

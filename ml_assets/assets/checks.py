@@ -64,8 +64,12 @@ def _missing(con, key: list[str]) -> AssetCheckResult | None:
     """A failed result saying so when the table is not there yet (check launched alone)."""
     if wh.table_exists(con, *key):
         return None
-    return AssetCheckResult(passed=False, metadata={
-        "error": f"{'.'.join(key)} does not exist yet; materialize {'/'.join(key)} first."})
+    return AssetCheckResult(
+        passed=False,
+        metadata={
+            "error": f"{'.'.join(key)} does not exist yet; materialize {'/'.join(key)} first."
+        },
+    )
 
 
 def _metadata(facts: dict[str, Any], days=None) -> dict[str, Any]:
@@ -82,9 +86,13 @@ def _metadata(facts: dict[str, Any], days=None) -> dict[str, Any]:
     return out
 
 
-def _evaluate(warehouse: WarehouseResource, key: list[str], rule,
-              context: AssetCheckExecutionContext | None = None,
-              severity: AssetCheckSeverity = AssetCheckSeverity.ERROR) -> AssetCheckResult:
+def _evaluate(
+    warehouse: WarehouseResource,
+    key: list[str],
+    rule,
+    context: AssetCheckExecutionContext | None = None,
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+) -> AssetCheckResult:
     """Apply ``rule(con, days) -> (passed, facts)`` to the stored table ``key``.
 
     A missing table fails with a message saying what to materialize. ``days`` are the run's
@@ -98,8 +106,9 @@ def _evaluate(warehouse: WarehouseResource, key: list[str], rule,
     return AssetCheckResult(passed=passed, severity=severity, metadata=_metadata(facts, days))
 
 
-def _schema_check(key: list[str], model: type[pa.DataFrameModel],
-                  daily: bool) -> AssetChecksDefinition:
+def _schema_check(
+    key: list[str], model: type[pa.DataFrameModel], daily: bool
+) -> AssetChecksDefinition:
     @asset_check(
         asset=key,
         name="schema_matches",
@@ -108,11 +117,15 @@ def _schema_check(key: list[str], model: type[pa.DataFrameModel],
             f"{model.__name__}, in order, and the rows written by this run pass its rules."
         ),
     )
-    def schema_matches(context: AssetCheckExecutionContext,
-                       warehouse: WarehouseResource) -> AssetCheckResult:
-        return _evaluate(warehouse, key,
-                         lambda con, days: table_checks.schema_matches(con, *key, model, days),
-                         context if daily else None)
+    def schema_matches(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
+        return _evaluate(
+            warehouse,
+            key,
+            lambda con, days: table_checks.schema_matches(con, *key, model, days),
+            context if daily else None,
+        )
 
     return schema_matches
 
@@ -123,43 +136,73 @@ def _unique_customers(con, days):
     return table_checks.every_day_has_unique_customers(con, *RAW, days)
 
 
-@asset_check(asset=RAW, description="Every day of the run has rows and no customer appears "
-             "twice on a day.")
-def rows_for_every_day(context: AssetCheckExecutionContext,
-                       warehouse: WarehouseResource) -> AssetCheckResult:
+@asset_check(
+    asset=RAW, description="Every day of the run has rows and no customer appears twice on a day."
+)
+def rows_for_every_day(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
     return _evaluate(warehouse, RAW, _unique_customers, context)
 
 
-@asset_check(asset=FEATURES, description="One feature row per raw snapshot, day by day: no "
-             "row lost or doubled by the feature function.")
-def one_row_per_snapshot(context: AssetCheckExecutionContext,
-                         warehouse: WarehouseResource) -> AssetCheckResult:
-    return _evaluate(warehouse, FEATURES, lambda con, days: table_checks.same_rows_per_day(
-        con, tuple(FEATURES), tuple(RAW), days), context)
+@asset_check(
+    asset=FEATURES,
+    description="One feature row per raw snapshot, day by day: no "
+    "row lost or doubled by the feature function.",
+)
+def one_row_per_snapshot(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    return _evaluate(
+        warehouse,
+        FEATURES,
+        lambda con, days: table_checks.same_rows_per_day(con, tuple(FEATURES), tuple(RAW), days),
+        context,
+    )
 
 
-@asset_check(asset=TRAINING_SET, description="Train and test splits both hold churners and "
-             "non-churners, and the test split has enough rows (200) for the gate to decide.")
+@asset_check(
+    asset=TRAINING_SET,
+    description="Train and test splits both hold churners and "
+    "non-churners, and the test split has enough rows (200) for the gate to decide.",
+)
 def splits_are_usable(warehouse: WarehouseResource) -> AssetCheckResult:
-    return _evaluate(warehouse, TRAINING_SET,
-                     lambda con, _: table_checks.splits_are_usable(con),
-                     severity=AssetCheckSeverity.WARN)
+    return _evaluate(
+        warehouse,
+        TRAINING_SET,
+        lambda con, _: table_checks.splits_are_usable(con),
+        severity=AssetCheckSeverity.WARN,
+    )
 
 
-@asset_check(asset=EVALUATION, description="Every segment of each model carries every metric, "
-             "each interval is ordered, and the challenger's overall metrics are finite.")
+@asset_check(
+    asset=EVALUATION,
+    description="Every segment of each model carries every metric, "
+    "each interval is ordered, and the challenger's overall metrics are finite.",
+)
 def metrics_complete(warehouse: WarehouseResource) -> AssetCheckResult:
-    return _evaluate(warehouse, EVALUATION,
-                     lambda con, _: table_checks.metrics_complete(con),
-                     severity=AssetCheckSeverity.WARN)
+    return _evaluate(
+        warehouse,
+        EVALUATION,
+        lambda con, _: table_checks.metrics_complete(con),
+        severity=AssetCheckSeverity.WARN,
+    )
 
 
-@asset_check(asset=PREDICTIONS, description="Every customer with features that day has a "
-             "prediction, once.")
-def every_customer_scored(context: AssetCheckExecutionContext,
-                          warehouse: WarehouseResource) -> AssetCheckResult:
-    return _evaluate(warehouse, PREDICTIONS, lambda con, days: table_checks.same_rows_per_day(
-        con, tuple(PREDICTIONS), tuple(FEATURES), days), context)
+@asset_check(
+    asset=PREDICTIONS, description="Every customer with features that day has a prediction, once."
+)
+def every_customer_scored(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    return _evaluate(
+        warehouse,
+        PREDICTIONS,
+        lambda con, days: table_checks.same_rows_per_day(
+            con, tuple(PREDICTIONS), tuple(FEATURES), days
+        ),
+        context,
+    )
 
 
 def _lineage_of_predictions(con, days):
@@ -169,22 +212,36 @@ def _lineage_of_predictions(con, days):
     return passed, {**facts, "view_ready": view}
 
 
-@asset_check(asset=PREDICTIONS, description="Every model version that scored the day has its "
-             "lineage recorded (lineage.model_lineage), so `ml-assets lineage` can trace each "
-             "prediction; also creates the view lineage.prediction_lineage once predictions "
-             "exist.")
-def lineage_recorded(context: AssetCheckExecutionContext,
-                     warehouse: WarehouseResource) -> AssetCheckResult:
-    return _evaluate(warehouse, PREDICTIONS, _lineage_of_predictions, context,
-                     severity=AssetCheckSeverity.WARN)
+@asset_check(
+    asset=PREDICTIONS,
+    description="Every model version that scored the day has its "
+    "lineage recorded (lineage.model_lineage), so `ml-assets lineage` can trace each "
+    "prediction; also creates the view lineage.prediction_lineage once predictions "
+    "exist.",
+)
+def lineage_recorded(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    return _evaluate(
+        warehouse, PREDICTIONS, _lineage_of_predictions, context, severity=AssetCheckSeverity.WARN
+    )
 
 
-@asset_check(asset=DRIFT, description="Warns when a feature drifted on the run's days (the "
-             "same decision drift_sensor acts on); the metadata names the features per day.")
-def no_feature_drift(context: AssetCheckExecutionContext,
-                     warehouse: WarehouseResource) -> AssetCheckResult:
-    return _evaluate(warehouse, DRIFT, table_checks.drifted_features_by_day, context,
-                     severity=AssetCheckSeverity.WARN)
+@asset_check(
+    asset=DRIFT,
+    description="Warns when a feature drifted on the run's days (the "
+    "same decision drift_sensor acts on); the metadata names the features per day.",
+)
+def no_feature_drift(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    return _evaluate(
+        warehouse,
+        DRIFT,
+        table_checks.drifted_features_by_day,
+        context,
+        severity=AssetCheckSeverity.WARN,
+    )
 
 
 ALL_CHECKS = [

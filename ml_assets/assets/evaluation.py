@@ -56,15 +56,31 @@ def evaluation_report(
         )
     challenger = registry.load_pipeline(mlflow.tracking_uri, churn_model)
     proba = predict_from_features(challenger, test)
-    parts = [metrics_table(test, proba, churn_model.threshold, churn_model.version,
-                           churn_model.run_id, "challenger")]
+    parts = [
+        metrics_table(
+            test,
+            proba,
+            churn_model.threshold,
+            churn_model.version,
+            churn_model.run_id,
+            "challenger",
+        )
+    ]
     champion = mlflow.champion()
     champion_proba = None
     if champion is not None and champion.version != churn_model.version:
         pipeline = registry.load_pipeline(mlflow.tracking_uri, champion)
         champion_proba = predict_from_features(pipeline, test)
-        parts.append(metrics_table(test, champion_proba, champion.threshold, champion.version,
-                                   champion.run_id, "champion"))
+        parts.append(
+            metrics_table(
+                test,
+                champion_proba,
+                champion.threshold,
+                champion.version,
+                champion.run_id,
+                "champion",
+            )
+        )
     report = EvaluationReport.validate(pd.concat(parts, ignore_index=True))
     numbers = headline(report, "challenger")
     curves, calibration = {f"challenger v{churn_model.version}": proba}, {}
@@ -80,32 +96,49 @@ def evaluation_report(
         "segments_auc.png": plots.segment_png(report),
     }
     # The plots and headline numbers also live on the model's MLflow run.
-    registry.log_run_artifacts(mlflow.tracking_uri, churn_model.run_id,
-                               {**images, "reliability.json": json.dumps(calibration).encode()},
-                               folder="evaluation")
-    registry.log_run_metrics(mlflow.tracking_uri, churn_model.run_id,
-                             {f"test_{k}": v for k, v in numbers.items()})
+    registry.log_run_artifacts(
+        mlflow.tracking_uri,
+        churn_model.run_id,
+        {**images, "reliability.json": json.dumps(calibration).encode()},
+        folder="evaluation",
+    )
+    registry.log_run_metrics(
+        mlflow.tracking_uri, churn_model.run_id, {f"test_{k}": v for k, v in numbers.items()}
+    )
     overall = report[(report["role"] == "challenger") & (report["segment_column"] == "overall")]
-    context.add_output_metadata({
-        **{name: float(value) for name, value in numbers.items() if value == value},
-        **{f"{r.metric}_ci_low": float(r.ci_low) for r in overall.itertuples()
-           if r.metric in ("auc", "pr_auc", "brier") and r.ci_low == r.ci_low},
-        **{f"{r.metric}_ci_high": float(r.ci_high) for r in overall.itertuples()
-           if r.metric in ("auc", "pr_auc", "brier") and r.ci_high == r.ci_high},
-        "model_version": churn_model.version,
-        "champion_version": champion.version if champion else 0,
-        "test_rows": len(test),
-        "test_positives": int(y.sum()),
-        "overall": MetadataValue.md(_overall_markdown(report)),
-        "plots": MetadataValue.md("\n\n".join(
-            f"**{name}**\n\n![{name}](data:image/png;base64,"
-            f"{base64.b64encode(png).decode()})" for name, png in images.items())),
-        "mlflow_run_id": churn_model.run_id,
-        "mlflow_run": MetadataValue.url(
-            lineage.mlflow_run_link(mlflow.tracking_uri, churn_model.run_id)),
-        "mlflow_plots": f"runs:/{churn_model.run_id}/evaluation",
-        **materialization_schema(EvaluationReport),
-    })
+    context.add_output_metadata(
+        {
+            **{name: float(value) for name, value in numbers.items() if value == value},
+            **{
+                f"{r.metric}_ci_low": float(r.ci_low)
+                for r in overall.itertuples()
+                if r.metric in ("auc", "pr_auc", "brier") and r.ci_low == r.ci_low
+            },
+            **{
+                f"{r.metric}_ci_high": float(r.ci_high)
+                for r in overall.itertuples()
+                if r.metric in ("auc", "pr_auc", "brier") and r.ci_high == r.ci_high
+            },
+            "model_version": churn_model.version,
+            "champion_version": champion.version if champion else 0,
+            "test_rows": len(test),
+            "test_positives": int(y.sum()),
+            "overall": MetadataValue.md(_overall_markdown(report)),
+            "plots": MetadataValue.md(
+                "\n\n".join(
+                    f"**{name}**\n\n![{name}](data:image/png;base64,"
+                    f"{base64.b64encode(png).decode()})"
+                    for name, png in images.items()
+                )
+            ),
+            "mlflow_run_id": churn_model.run_id,
+            "mlflow_run": MetadataValue.url(
+                lineage.mlflow_run_link(mlflow.tracking_uri, churn_model.run_id)
+            ),
+            "mlflow_plots": f"runs:/{churn_model.run_id}/evaluation",
+            **materialization_schema(EvaluationReport),
+        }
+    )
     return report
 
 

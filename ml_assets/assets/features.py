@@ -51,10 +51,12 @@ FEATURE_SOURCES: dict[str, list[str]] = {
 
 def column_lineage() -> TableColumnLineage:
     """``dagster/column_lineage``: each feature column with the raw columns it comes from."""
-    return TableColumnLineage(deps_by_column={
-        feature: [TableColumnDep(asset_key=RAW_KEY, column_name=c) for c in sources]
-        for feature, sources in FEATURE_SOURCES.items()
-    })
+    return TableColumnLineage(
+        deps_by_column={
+            feature: [TableColumnDep(asset_key=RAW_KEY, column_name=c) for c in sources]
+            for feature, sources in FEATURE_SOURCES.items()
+        }
+    )
 
 
 @asset(
@@ -65,8 +67,11 @@ def column_lineage() -> TableColumnLineage:
     backfill_policy=DAILY_BACKFILL_POLICY,
     pool=WAREHOUSE_POOL,
     dagster_type=dagster_type(CustomerFeatures),
-    metadata=table_metadata(CustomerFeatures, partition_expr="snapshot_date",
-                            **{"dagster/column_lineage": column_lineage()}),
+    metadata=table_metadata(
+        CustomerFeatures,
+        partition_expr="snapshot_date",
+        **{"dagster/column_lineage": column_lineage()},
+    ),
     kinds={"duckdb", "pandas"},
     owners=OWNERS,
     code_version=CODE_VERSION,
@@ -80,10 +85,12 @@ def customer_features(
     context: AssetExecutionContext, customer_snapshots: pd.DataFrame
 ) -> pd.DataFrame:
     features = CustomerFeatures.validate(build_customer_features(customer_snapshots))
-    context.add_output_metadata({
-        "labelled_rows": int(features["churned"].notna().sum()),
-        "new_customer_share": float(features["is_new_customer"].mean()),
-        "dagster/column_lineage": column_lineage(),
-        **materialization_schema(CustomerFeatures),
-    })
+    context.add_output_metadata(
+        {
+            "labelled_rows": int(features["churned"].notna().sum()),
+            "new_customer_share": float(features["is_new_customer"].mean()),
+            "dagster/column_lineage": column_lineage(),
+            **materialization_schema(CustomerFeatures),
+        }
+    )
     return features

@@ -45,18 +45,23 @@ class DriftConfig(Config):
     """
 
     alpha: float = Field(
-        default=0.01, gt=0, lt=1,
+        default=0.01,
+        gt=0,
+        lt=1,
         description="False discovery rate (Benjamini-Hochberg) across the day's features: a "
         "feature is significant when its adjusted p-value is at most this. On days without "
         "drift it bounds the share of days with any significant feature.",
     )
     min_shift_sd: float = Field(
-        default=0.05, ge=0,
+        default=0.05,
+        ge=0,
         description="Effect floor of numeric features: Wasserstein-1 distance between the "
         "day and the reference in reference standard deviations (a shift of k SD gives k).",
     )
     min_js_distance: float = Field(
-        default=0.02, ge=0, le=1,
+        default=0.02,
+        ge=0,
+        le=1,
         description="Effect floor of categorical features: Jensen-Shannon distance (base 2) "
         "of the category shares, unseen values as their own category.",
     )
@@ -122,21 +127,28 @@ def drift_report(
         # A range run writes one materialization per day: each carries its own day's
         # decision, so drift_sensor never sees a calm day as drifted because of its range.
         drifted = sorted(outcome.drifted_features) if outcome.dataset_drift else []
-        context.add_asset_metadata({
-            "dataset_drift": outcome.dataset_drift,
-            "drifted_features": drifted,
-            "drifted_feature_count": len(drifted),
-            # Profiles saved before the training window was recorded have no end.
-            **({"reference_window_end": profile["window_end"]} if "window_end" in profile
-               else {}),
-        }, partition_key=str(pd.Timestamp(day).date()))
+        context.add_asset_metadata(
+            {
+                "dataset_drift": outcome.dataset_drift,
+                "drifted_features": drifted,
+                "drifted_feature_count": len(drifted),
+                # Profiles saved before the training window was recorded have no end.
+                **(
+                    {"reference_window_end": profile["window_end"]}
+                    if "window_end" in profile
+                    else {}
+                ),
+            },
+            partition_key=str(pd.Timestamp(day).date()),
+        )
         if not outcome.decided:
             undecided.append(str(pd.Timestamp(day).date()))
         reasons.extend(f"{pd.Timestamp(day).date()}: {r}" for r in outcome.reasons)
     report = DriftReport.validate(pd.concat(reports, ignore_index=True))
     # Drifted features first, then the strongest evidence (smallest adjusted p-value).
-    top = report.sort_values(["drifted", "p_value_adjusted", "effect_size"],
-                             ascending=[False, True, False]).head(5)
+    top = report.sort_values(
+        ["drifted", "p_value_adjusted", "effect_size"], ascending=[False, True, False]
+    ).head(5)
     yield Output(
         report,
         metadata={
@@ -147,8 +159,17 @@ def drift_report(
             "days_without_decision": undecided,
             "reasons": MetadataValue.md("\n".join(f"- {r}" for r in reasons)),
             "top_features": MetadataValue.md(
-                top[["snapshot_date", "feature", "effect_size", "p_value_adjusted", "psi",
-                     "drifted", "reason"]].to_markdown(index=False)
+                top[
+                    [
+                        "snapshot_date",
+                        "feature",
+                        "effect_size",
+                        "p_value_adjusted",
+                        "psi",
+                        "drifted",
+                        "reason",
+                    ]
+                ].to_markdown(index=False)
             ),
             **materialization_schema(DriftReport),
         },

@@ -68,18 +68,23 @@ def customer_snapshots(
         # A Failure shows our message itself on the partition in the UI, not a stack trace.
         raise Failure(
             description=str(exc),
-            metadata={"landing_dir": str(landing_dir), "partition": bad_day.isoformat(),
-                      "landing_file": getattr(getattr(exc, "path", None), "name", "")},
+            metadata={
+                "landing_dir": str(landing_dir),
+                "partition": bad_day.isoformat(),
+                "landing_file": getattr(getattr(exc, "path", None), "name", ""),
+            },
         ) from exc
-    context.add_output_metadata({
-        "days": len(days),
-        "source_files": MetadataValue.md(
-            "\n".join(f"- `{f}`" for f in sorted(snapshots["source_file"].unique()))
-        ),
-        "landing_dir": str(landing_dir),
-        "churn_rate": float(snapshots["churned"].astype("Float64").mean()),
-        **materialization_schema(CustomerSnapshot),
-    })
+    context.add_output_metadata(
+        {
+            "days": len(days),
+            "source_files": MetadataValue.md(
+                "\n".join(f"- `{f}`" for f in sorted(snapshots["source_file"].unique()))
+            ),
+            "landing_dir": str(landing_dir),
+            "churn_rate": float(snapshots["churned"].astype("Float64").mean()),
+            **materialization_schema(CustomerSnapshot),
+        }
+    )
     return snapshots
 
 
@@ -88,8 +93,12 @@ def _failing_day(exc: LandingFileError, days: list[dt.date]) -> dt.date:
     return getattr(exc, "day", None) or days[0]
 
 
-def _record_refusal(context: AssetExecutionContext, warehouse: WarehouseResource,
-                    exc: LandingFileError, day: dt.date) -> None:
+def _record_refusal(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    exc: LandingFileError,
+    day: dt.date,
+) -> None:
     """Log the refusal in raw.quarantine; a failure to log must not hide the refusal."""
     try:
         warehouse.append("raw", "quarantine", refusal_record(exc, day, context.run.run_id))

@@ -65,10 +65,13 @@ def champion_model(
     rules = GateRules(**config.model_dump())
     challenger_rows = evaluation_report[evaluation_report["role"] == "challenger"]
     if challenger_rows.empty:
-        raise ValueError("evaluation.evaluation_report holds no challenger rows; "
-                         "materialize evaluation/evaluation_report first.")
-    challenger = registry.model_version(mlflow.tracking_uri,
-                                        int(challenger_rows["model_version"].iloc[0]))
+        raise ValueError(
+            "evaluation.evaluation_report holds no challenger rows; "
+            "materialize evaluation/evaluation_report first."
+        )
+    challenger = registry.model_version(
+        mlflow.tracking_uri, int(challenger_rows["model_version"].iloc[0])
+    )
     champion = mlflow.champion()
     test = warehouse.query("select * from training.training_set where split = 'test'")
     y = test["churned"].astype(int).to_numpy()
@@ -76,15 +79,23 @@ def champion_model(
     champion_metrics = headline(evaluation_report, "champion") or None
     if champion is not None and champion.version != challenger.version:
         p_challenger = predict_from_features(
-            registry.load_pipeline(mlflow.tracking_uri, challenger), test)
+            registry.load_pipeline(mlflow.tracking_uri, challenger), test
+        )
         p_champion = predict_from_features(
-            registry.load_pipeline(mlflow.tracking_uri, champion), test)
+            registry.load_pipeline(mlflow.tracking_uri, champion), test
+        )
         comparison = paired_auc_difference(y, p_challenger, p_champion, rules)
         segments = segment_comparisons(y, p_challenger, p_champion, segment_frame(test), rules)
     challenger_metrics = headline(evaluation_report, "challenger")
     decision = decide_promotion(
-        challenger.version, challenger_metrics, champion.version if champion else None,
-        len(test), int(y.sum()), rules, comparison, segments,
+        challenger.version,
+        challenger_metrics,
+        champion.version if champion else None,
+        len(test),
+        int(y.sum()),
+        rules,
+        comparison,
+        segments,
     )
     smoke = "not run"
     if decision.promote:
@@ -94,46 +105,73 @@ def champion_model(
             decision.promote = False
             decision.reasons.append(f"smoke test failed in a fresh process: {smoke}")
         else:
-            decision.reasons.append("smoke test passed: loaded from the registry in a fresh "
-                                    "process and scored raw rows")
+            decision.reasons.append(
+                "smoke test passed: loaded from the registry in a fresh process and scored raw rows"
+            )
     tags = {
         "gate_decision": "promoted" if decision.promote else "refused",
         "gate_reasons": "; ".join(decision.reasons)[:4000],
         "gate_dagster_run_id": context.run.run_id,
     }
     if comparison is not None:
-        tags.update(gate_auc_difference=f"{comparison.difference:.5f}",
-                    gate_auc_difference_low=f"{comparison.ci_low:.5f}",
-                    gate_p_value=f"{comparison.p_value:.4g}")
+        tags.update(
+            gate_auc_difference=f"{comparison.difference:.5f}",
+            gate_auc_difference_low=f"{comparison.ci_low:.5f}",
+            gate_p_value=f"{comparison.p_value:.4g}",
+        )
     if decision.promote:
         registry.promote(mlflow.tracking_uri, challenger.version, tags)
     else:
         registry.tag_version(mlflow.tracking_uri, challenger.version, tags)
-    context.log.info(f"Gate on version {challenger.version}: "
-                     f"{'promoted' if decision.promote else 'refused'}: {decision.reasons}")
+    context.log.info(
+        f"Gate on version {challenger.version}: "
+        f"{'promoted' if decision.promote else 'refused'}: {decision.reasons}"
+    )
     current = mlflow.champion()
     promotion.append_log(
         warehouse.database,
-        promotion.log_row("gate", decision, champion.version if champion else None,
-                          current.version if current else None, challenger_metrics,
-                          champion_metrics, smoke, context.run.run_id),
+        promotion.log_row(
+            "gate",
+            decision,
+            champion.version if champion else None,
+            current.version if current else None,
+            challenger_metrics,
+            champion_metrics,
+            smoke,
+            context.run.run_id,
+        ),
     )
     if context.run.tags.get("ml_assets/trigger") == "drift":
-        promotion.append_retrain_log(warehouse.database, context.run.tags, context.run.run_id,
-                                     decision, current.version if current else None)
+        promotion.append_retrain_log(
+            warehouse.database,
+            context.run.tags,
+            context.run.run_id,
+            decision,
+            current.version if current else None,
+        )
     # The whole chain behind this model version, for `ml-assets lineage` and the view
     # lineage.prediction_lineage.
     evaluation_event = context.instance.get_latest_materialization_event(
-        AssetKey(["evaluation", "evaluation_report"]))
-    lineage.record_model_lineage(warehouse.database, lineage.build_model_lineage(
-        mlflow.tracking_uri, challenger.version, evaluation_report, decision.promote,
-        decision.reasons, context.run.run_id,
-        evaluation_event.run_id if evaluation_event else None))
+        AssetKey(["evaluation", "evaluation_report"])
+    )
+    lineage.record_model_lineage(
+        warehouse.database,
+        lineage.build_model_lineage(
+            mlflow.tracking_uri,
+            challenger.version,
+            evaluation_report,
+            decision.promote,
+            decision.reasons,
+            context.run.run_id,
+            evaluation_event.run_id if evaluation_event else None,
+        ),
+    )
     metadata = {
         "decision": MetadataValue.md(
             f"**{'Promoted' if decision.promote else 'Refused'}**: challenger version "
             f"{challenger.version}; champion is now version "
-            f"{current.version if current else 'none'}"),
+            f"{current.version if current else 'none'}"
+        ),
         "promoted": decision.promote,
         "challenger_version": challenger.version,
         "champion_version": current.version if current else 0,
@@ -141,16 +179,30 @@ def champion_model(
         "reasons": MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
         "smoke_test": smoke,
         "challenger_mlflow_run": MetadataValue.url(
-            lineage.mlflow_run_link(mlflow.tracking_uri, challenger.run_id)),
+            lineage.mlflow_run_link(mlflow.tracking_uri, challenger.run_id)
+        ),
     }
     if comparison is not None:
-        metadata.update(auc_difference=comparison.difference,
-                        auc_difference_lower_bound=comparison.ci_low,
-                        p_value_noninferiority=comparison.p_value)
+        metadata.update(
+            auc_difference=comparison.difference,
+            auc_difference_lower_bound=comparison.ci_low,
+            p_value_noninferiority=comparison.p_value,
+        )
     if segments:
         metadata["segments"] = MetadataValue.md(
-            pd.DataFrame(segments)[["segment_column", "segment_value", "n_rows", "n_positives",
-                                    "difference", "p_adjusted", "worse"]]
-            .round(4).to_markdown(index=False))
+            pd.DataFrame(segments)[
+                [
+                    "segment_column",
+                    "segment_value",
+                    "n_rows",
+                    "n_positives",
+                    "difference",
+                    "p_adjusted",
+                    "worse",
+                ]
+            ]
+            .round(4)
+            .to_markdown(index=False)
+        )
     context.add_output_metadata(metadata)
     return current

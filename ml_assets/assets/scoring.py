@@ -75,29 +75,35 @@ def churn_predictions(
     # AUC it had on its test split: this is how concept drift shows up. Day by day, and on
     # each day's own materialization, so a range run never blends a drifted day with calm ones.
     baseline = registry.run_metric(mlflow.tracking_uri, champion_model.run_id, "test_auc")
-    labels = customer_features["churned"].astype("Float64").to_numpy(dtype=float,
-                                                                     na_value=np.nan)
+    labels = customer_features["churned"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     probabilities = predictions["churn_probability"].to_numpy()
     days = pd.to_datetime(customer_features["snapshot_date"]).dt.date.to_numpy()
     for day in sorted(set(days)):
         rows = days == day
-        performance = performance_drift(labels[rows], probabilities[rows], baseline,
-                                        PerformanceRules())
-        context.add_asset_metadata({
-            "performance_drift": bool(performance["drifted"]),
-            "performance_reason": performance["reason"],
-            **{k: float(performance[k]) for k in
-               ("realised_auc", "baseline_auc", "auc_ci_low", "auc_ci_high")
-               if performance[k] == performance[k]},
-            "labelled_rows": performance["labelled_rows"],
-        }, partition_key=day.isoformat())
+        performance = performance_drift(
+            labels[rows], probabilities[rows], baseline, PerformanceRules()
+        )
+        context.add_asset_metadata(
+            {
+                "performance_drift": bool(performance["drifted"]),
+                "performance_reason": performance["reason"],
+                **{
+                    k: float(performance[k])
+                    for k in ("realised_auc", "baseline_auc", "auc_ci_low", "auc_ci_high")
+                    if performance[k] == performance[k]
+                },
+                "labelled_rows": performance["labelled_rows"],
+            },
+            partition_key=day.isoformat(),
+        )
     yield Output(
         predictions,
         metadata={
             "model_version": champion_model.version,
             "mlflow_run_id": champion_model.run_id,
             "mlflow_run": MetadataValue.url(
-                lineage.mlflow_run_link(mlflow.tracking_uri, champion_model.run_id)),
+                lineage.mlflow_run_link(mlflow.tracking_uri, champion_model.run_id)
+            ),
             "mean_probability": float(predictions["churn_probability"].mean()),
             "predicted_churn_rate": float(predictions["predicted_churn"].mean()),
             **materialization_schema(ChurnPredictions),

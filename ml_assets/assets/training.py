@@ -48,7 +48,8 @@ class TrainingSetConfig(Config):
         "between inputs and churn changed), so the retrain learns the new relation only.",
     )
     min_rows: int = Field(
-        default=1000, ge=0,
+        default=1000,
+        ge=0,
         description="With since: when the days from since on hold fewer labelled rows than "
         "this, the most recent earlier days of the window are added until they do (1,000 rows "
         "give the gate about 200 test rows, its minimum).",
@@ -126,16 +127,20 @@ def training_set(
     )
     since = _since_date(config.since)
     result = TrainingSet.validate(
-        build_training_set(features, config.window_days, config.test_fraction, since,
-                           config.min_rows)
+        build_training_set(
+            features, config.window_days, config.test_fraction, since, config.min_rows
+        )
     )
     version = data_version(result)
     # The content hash is also Dagster's data version: the UI shows it, and the model's
     # materialization records which training-set version it was fitted on.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BetaWarning)  # data_version= is marked beta
-        return Output(result, data_version=DataVersion(version), metadata=_training_set_metadata(
-            result, version, config.since))
+        return Output(
+            result,
+            data_version=DataVersion(version),
+            metadata=_training_set_metadata(result, version, config.since),
+        )
 
 
 def _training_set_metadata(result: pd.DataFrame, version: str, since: str | None) -> dict:
@@ -160,8 +165,9 @@ def _since_date(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value[:10])
     except ValueError as exc:
-        raise ValueError(f"training_set config since={value!r} is not a date; use YYYY-MM-DD "
-                         "or leave it empty.") from exc
+        raise ValueError(
+            f"training_set config since={value!r} is not a date; use YYYY-MM-DD or leave it empty."
+        ) from exc
 
 
 @asset(
@@ -191,8 +197,9 @@ def churn_model(
     search, cv_folds = settings_.pop("search"), settings_.pop("cv_folds")
     params = ModelParams(**settings_)
     train = training_set[training_set["split"] == "train"]
-    trained = train_churn_model(train, params, cv_folds=cv_folds,
-                                candidates=search_space(params) if search else None)
+    trained = train_churn_model(
+        train, params, cv_folds=cv_folds, candidates=search_space(params) if search else None
+    )
     version_of_data = data_version(training_set)
     days = training_set["snapshot_date"]
     # The last day the model learnt from: drift_sensor does not retrain for drift on a day
@@ -206,8 +213,11 @@ def churn_model(
         input_example=_raw_example(training_set),
         profile=profile,
         params=params.as_dict(),
-        metrics={"train_rows": trained.train_rows, "train_positives": trained.train_positives,
-                 **trained.metrics},
+        metrics={
+            "train_rows": trained.train_rows,
+            "train_positives": trained.train_positives,
+            **trained.metrics,
+        },
         tags={
             "training_set_version": version_of_data,
             "window_start": str(days.min().date()),
@@ -217,31 +227,46 @@ def churn_model(
             "dagster_run_id": context.run.run_id,
             "trigger": lineage.trigger_of(context.run.tags),
             # The evidence that started a drift retrain travels with the model.
-            **{k.replace("/", "."): v for k, v in context.run.tags.items()
-               if k.startswith("ml_assets/")},
+            **{
+                k.replace("/", "."): v
+                for k, v in context.run.tags.items()
+                if k.startswith("ml_assets/")
+            },
         },
     )
     # The reference profile also lives in the warehouse, beside the data it describes.
-    profile_row = ReferenceProfileRow.validate(pd.DataFrame([{
-        "model_version": ref.version,
-        "mlflow_run_id": ref.run_id,
-        "created_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-        "n_rows": profile["n_rows"],
-        "profile": json.dumps({**profile, "model_version": ref.version}),
-    }]))
+    profile_row = ReferenceProfileRow.validate(
+        pd.DataFrame(
+            [
+                {
+                    "model_version": ref.version,
+                    "mlflow_run_id": ref.run_id,
+                    "created_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+                    "n_rows": profile["n_rows"],
+                    "profile": json.dumps({**profile, "model_version": ref.version}),
+                }
+            ]
+        )
+    )
     warehouse.append("monitoring", "reference_profiles", profile_row)
-    context.add_output_metadata({
-        "model_version": ref.version,
-        "mlflow_run_id": ref.run_id,
-        "mlflow_model_uri": ref.uri,
-        "mlflow_run": MetadataValue.url(lineage.mlflow_run_link(mlflow.tracking_uri, ref.run_id)),
-        "threshold": trained.threshold,
-        "cv_auc": trained.metrics["cv_auc"],
-        "search": MetadataValue.md(pd.DataFrame(trained.search).round(4).to_markdown(index=False)),
-        "train_rows": trained.train_rows,
-        "training_set_version": version_of_data,
-        "features": MetadataValue.json(MODEL_FEATURES),
-    })
+    context.add_output_metadata(
+        {
+            "model_version": ref.version,
+            "mlflow_run_id": ref.run_id,
+            "mlflow_model_uri": ref.uri,
+            "mlflow_run": MetadataValue.url(
+                lineage.mlflow_run_link(mlflow.tracking_uri, ref.run_id)
+            ),
+            "threshold": trained.threshold,
+            "cv_auc": trained.metrics["cv_auc"],
+            "search": MetadataValue.md(
+                pd.DataFrame(trained.search).round(4).to_markdown(index=False)
+            ),
+            "train_rows": trained.train_rows,
+            "training_set_version": version_of_data,
+            "features": MetadataValue.json(MODEL_FEATURES),
+        }
+    )
     return ref
 
 
