@@ -1,6 +1,6 @@
 from setuptools import find_packages, setup
 
-# Versions checked to resolve together on Python 3.11 (see README, "Dependencies").
+# Versions checked to resolve together on Python 3.11 (see docs/performance.md, "Install").
 # Each dagster integration 0.29.N pins dagster==1.13.N exactly, so they move together.
 INSTALL_REQUIRES = [
     "dagster==1.13.27",
