@@ -366,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     live = max(0, min(args.live_days, len(files) - 1))
     history = [f.day for f in files[: len(files) - live]]
-    log_path = home / "logs" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    # Not $DAGSTER_HOME/logs: Dagster's telemetry owns that folder and empties it.
+    log_path = home / "demo_logs" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log"
     _say(f"details (step logs, warnings) go to {_shown(log_path)}")
     with details_to(log_path):
         import warnings
