@@ -15,9 +15,19 @@ from ml_assets.decisions import DEFAULT_SETTLE_SECONDS, RetrainPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PARTITIONS_START = "2025-01-01"
-REGISTERED_MODEL_NAME = "churn_model"
 CHAMPION_ALIAS = "champion"
-EXPERIMENT_NAME = "churn"
+
+
+def __getattr__(name: str):
+    """``REGISTERED_MODEL_NAME`` and ``EXPERIMENT_NAME`` of the active dataset spec (its
+    ``<name>_model`` and ``<name>``), computed when asked so that nothing loads the spec
+    at import time."""
+    if name in ("REGISTERED_MODEL_NAME", "EXPERIMENT_NAME"):
+        from ml_assets.dataset import active_spec
+
+        names = active_spec().names
+        return names.model_name if name == "REGISTERED_MODEL_NAME" else names.experiment_name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _path_from_env(name: str, default: Path) -> Path:
@@ -31,6 +41,15 @@ def _path_from_env(name: str, default: Path) -> Path:
 def data_dir() -> Path:
     """Root of every data file the project writes (``ML_ASSETS_DATA_DIR``, default ``data/``)."""
     return _path_from_env("ML_ASSETS_DATA_DIR", PROJECT_ROOT / "data")
+
+
+DEFAULT_DATASET_SPEC = Path("ml_assets_examples") / "churn" / "spec.yaml"
+
+
+def dataset_spec_path() -> Path:
+    """The dataset spec in use (``ML_ASSETS_DATASET``, a path; relative paths resolve against
+    the project root; default the bundled churn example's spec)."""
+    return _path_from_env("ML_ASSETS_DATASET", PROJECT_ROOT / DEFAULT_DATASET_SPEC).resolve()
 
 
 def landing_dir() -> Path:
