@@ -372,11 +372,11 @@ def category_icc(series: pd.Series, days: np.ndarray, categories: list[str], alp
     """
     if len(categories) < 2:
         return 0.0
-    values = series.astype(str).where(series.notna()).to_numpy(dtype=object)
-    known = pd.notna(values)
+    codes = pd.Categorical(series.astype(str).where(series.notna()), categories=categories).codes
+    known = series.notna().to_numpy()
     total = 0.0
-    for category in categories:
-        indicator = np.where(known, (values == category).astype(float), np.nan)
+    for index in range(len(categories)):
+        indicator = np.where(known, (codes == index).astype(float), np.nan)
         share = float(np.nanmean(indicator)) if known.any() else 0.0
         total += (1 - share) * intraclass_correlation(indicator, days, alpha)
     return total / (len(categories) - 1)
@@ -452,8 +452,10 @@ def build_reference_profile(
     }
     days = None
     if day_column is not None:
-        days = pd.to_datetime(features[day_column]).to_numpy()
-        profile["n_days"] = int(pd.unique(days).size)
+        # Integer day codes: the ICCs group by them many times (once per category).
+        codes, uniques = pd.factorize(pd.to_datetime(features[day_column]))
+        days = codes
+        profile["n_days"] = len(uniques)
     for col in NUMERIC_FEATURES:
         values = features[col].astype("float64").to_numpy()
         clean = np.sort(values[~np.isnan(values)])
@@ -474,6 +476,9 @@ def build_reference_profile(
         }
         if days is not None:
             profile["numeric"][col]["icc"] = intraclass_correlation(values, days, rules.alpha)
+            profile["numeric"][col]["null_icc"] = intraclass_correlation(
+                np.isnan(values).astype(float), days, rules.alpha
+            )
     for col in CATEGORICAL_FEATURES:
         series = features[col]
         categories = sorted(series.dropna().astype(str).unique().tolist())
@@ -488,6 +493,9 @@ def build_reference_profile(
         }
         if days is not None:
             profile["categorical"][col]["icc"] = category_icc(series, days, categories, rules.alpha)
+            profile["categorical"][col]["null_icc"] = intraclass_correlation(
+                series.isna().to_numpy(dtype=float), days, rules.alpha
+            )
     return profile
 
 
@@ -637,6 +645,26 @@ def _categorical_stats(series: pd.Series, ref: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def null_rate_p_value(ref: dict[str, Any], null_rate_current: float, n_current: int) -> float:
+    """p-value of a null-rate change when nulls come in whole days or hours, else 0.
+
+    A column that is missing for days at a time (a sensor down, a reading only taken in some
+    weather) changes its daily null rate far more than independent rows would. With the
+    profile's ``null_icc`` above 0, the change must also be significant on the effective
+    sizes (:func:`clustered_mean_test` on the null indicator); without it the null-rate rule
+    is a data-quality rule that fires on the change alone (returns 0).
+    """
+    icc = float(ref.get("null_icc") or 0.0)
+    p_ref = float(ref["null_rate"])
+    if icc <= 0 or not 0 < p_ref < 1 or n_current == 0:
+        return 0.0
+    n_ref = float(ref["_n_rows"])
+    days = float(ref.get("_n_days") or 1)
+    d_ref, d_cur, _ = two_sample_design_effect(n_ref, n_current, icc, days)
+    sd = math.sqrt(p_ref * (1 - p_ref))
+    return clustered_mean_test(null_rate_current, p_ref, sd, n_ref / d_ref, n_current / d_cur)[1]
+
+
 _TEST_NAMES = {"ks": "KS", "chi2": "chi-square", "z": "z test of means"}
 
 
@@ -652,10 +680,12 @@ def _decide(
         effect = f"JS distance {row['effect_size']:.3f}"
     quality = []
     null_ref = float(ref["null_rate"])
-    if abs(row["null_rate_current"] - null_ref) >= rules.null_rate_delta:
+    null_p = null_rate_p_value(ref, row["null_rate_current"], n_cur)
+    if abs(row["null_rate_current"] - null_ref) >= rules.null_rate_delta and null_p <= rules.alpha:
+        clustered_nulls = f", z test p {null_p:.2g}: nulls come in whole days or hours"
         quality.append(
             f"null rate {null_ref:.3f} -> {row['null_rate_current']:.3f} "
-            f"(change >= {rules.null_rate_delta})"
+            f"(change >= {rules.null_rate_delta}{clustered_nulls if ref.get('null_icc') else ''})"
         )
     if row["unseen_share"] >= rules.unseen_share:
         quality.append(f"unseen categories {row['unseen_share']:.1%} (>= {rules.unseen_share:.1%})")
