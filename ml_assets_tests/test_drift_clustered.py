@@ -163,3 +163,34 @@ def test_without_the_date_column_the_decision_is_unchanged():
     a = drift.compute_drift(day, plain, START, drift.DriftRules()).report
     b = drift.compute_drift(day, with_zero_icc, START, drift.DriftRules()).report
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_null_rate_rule_with_nulls_in_whole_days():
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(6)
+    reference = clustered_days(rng, 30, 400, icc=0.0)
+    # A reading missing for whole days: 6 of the 30 reference days have no value at all.
+    missing_days = reference["day"].isin(reference["day"].unique()[::5])
+    reference.loc[missing_days, "x"] = np.nan
+    profile = profile_of(reference, "day")
+    entry = profile["numeric"]["x"]
+    assert entry["null_icc"] > 0.9 and entry["icc"] == 0.0
+    rules = drift.DriftRules()
+    # Another day without the reading: the null rate jumps from 0.2 to 1, as on 6 of the 30
+    # reference days, which is not a data-quality alarm.
+    day = clustered_days(rng, 1, 400, icc=0.0).assign(x=np.nan)
+    outcome = drift.compute_drift(day, profile, START, rules)
+    assert "x" not in outcome.drifted_features, outcome.reasons
+    # The p-value is the z test of the null indicator on the effective sizes.
+    ref = {**entry, "_n_rows": len(reference), "_n_days": 30}
+    p_ref, icc = entry["null_rate"], entry["null_icc"]
+    d_ref = 1 + (len(reference) / 30 - 1) * icc
+    d_cur = 1 + (len(day) - 1) * icc
+    z = (1.0 - p_ref) / (
+        np.sqrt(p_ref * (1 - p_ref)) * np.sqrt(d_ref / len(reference) + d_cur / len(day))
+    )
+    assert drift.null_rate_p_value(ref, 1.0, len(day)) == pytest.approx(2 * norm.sf(z), rel=1e-9)
+    # Without the date column the rule fires on the change alone, as before.
+    plain = profile_of(reference, None)
+    assert "x" in drift.compute_drift(day, plain, START, rules).drifted_features
