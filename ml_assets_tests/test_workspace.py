@@ -78,7 +78,8 @@ def _wait_for_locations(base: str, proc: subprocess.Popen, log: Path) -> list[di
     """Poll until both locations have finished loading (or the server dies)."""
     while True:
         if proc.poll() is not None:
-            raise AssertionError(f"webserver exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+            tail = log.read_text()[-3000:]
+            raise AssertionError(f"webserver exited ({proc.returncode}):\n{tail}")
         try:
             entries = _graphql(base, WORKSPACE)["workspaceOrError"]["locationEntries"]
         except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError):
@@ -105,8 +106,11 @@ def workspace(tmp_path_factory) -> dict[str, dict]:
     port, log = _free_port(), tmp / "webserver.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml")]
-            + ["-h", "127.0.0.1", "-p", str(port)],
+            [
+                str(BIN / "dagster-webserver"),
+                *("-w", str(ROOT / "workspace.yaml")),
+                *("-h", "127.0.0.1", "-p", str(port)),
+            ],
             cwd=ROOT,
             env=env,
             stdout=out,
