@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml_assets.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from ml_assets.dataset import DatasetSpec, active_spec
 
 # 2: adds bin/category counts, non-null counts, a ``discrete`` flag and the reference sample
 # (``sample_values``/``sample_counts``) the KS test and the Wasserstein distance need.
@@ -305,19 +305,23 @@ def reference_sample(
 
 
 def build_reference_profile(
-    features: pd.DataFrame, rules: DriftRules | None = None, model_version: int | None = None
+    features: pd.DataFrame,
+    rules: DriftRules | None = None,
+    model_version: int | None = None,
+    spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
     """Summarise training features for later drift checks.
 
     Parameters
     ----------
     features : pandas.DataFrame
-        Reference rows with the columns of :data:`NUMERIC_FEATURES` and
-        :data:`CATEGORICAL_FEATURES`.
+        Reference rows with the spec's numeric and categorical feature columns.
     rules : DriftRules or None
         Only ``quantile_bins`` and ``reference_sample_size`` are used; None for defaults.
     model_version : int or None
         Recorded in the profile (the registry overwrites it with the registered version).
+    spec : DatasetSpec or None
+        Which columns are numeric and categorical features; None for the active spec.
 
     Returns
     -------
@@ -331,6 +335,7 @@ def build_reference_profile(
         row count.
     """
     rules = rules or DriftRules()
+    spec = spec if spec is not None else active_spec()
     profile: dict[str, Any] = {
         "format": PROFILE_FORMAT,
         "n_rows": len(features),
@@ -339,7 +344,7 @@ def build_reference_profile(
         "numeric": {},
         "categorical": {},
     }
-    for col in NUMERIC_FEATURES:
+    for col in spec.numeric_features:
         values = features[col].astype("float64").to_numpy()
         clean = np.sort(values[~np.isnan(values)])
         edges = numeric_bin_edges(clean, rules.quantile_bins)
@@ -357,7 +362,7 @@ def build_reference_profile(
             "sample_values": sample_values.tolist(),
             "sample_counts": sample_counts.tolist(),
         }
-    for col in CATEGORICAL_FEATURES:
+    for col in spec.categorical_features:
         series = features[col]
         categories = sorted(series.dropna().astype(str).unique().tolist())
         counts, nulls = category_counts(series, categories)
@@ -551,7 +556,11 @@ def _decide(
 
 
 def compute_drift(
-    current: pd.DataFrame, profile: dict[str, Any], snapshot_date: Any, rules: DriftRules
+    current: pd.DataFrame,
+    profile: dict[str, Any],
+    day: Any,
+    rules: DriftRules,
+    spec: DatasetSpec | None = None,
 ) -> DriftOutcome:
     """Compare one day's features with a reference profile; decide for the dataset.
 
@@ -563,10 +572,12 @@ def compute_drift(
         From :func:`build_reference_profile` (format 2), or a format-1 profile of an older
         champion: its numeric features are then tested with chi-square on the bins and
         judged by the JS distance (``min_js_distance``), as it holds no reference sample.
-    snapshot_date : date-like
-        Written to every report row.
+    day : date-like
+        Written to every report row, in the spec's date column.
     rules : DriftRules
         Thresholds (the profile fields are ignored here).
+    spec : DatasetSpec or None
+        Names the report's date column; None for the active spec.
 
     Returns
     -------
@@ -624,7 +635,8 @@ def compute_drift(
     for col in ("psi", "effect_size", "statistic", "p_value", "p_value_adjusted"):
         report[col] = report[col].astype("float64")
     report["test"] = report["test"].astype(object)
-    report.insert(0, "snapshot_date", pd.Timestamp(snapshot_date))
+    date_column = (spec if spec is not None else active_spec()).date_column
+    report.insert(0, date_column, pd.Timestamp(day))
     report.insert(3, "reference_model_version", int(profile.get("model_version") or 0))
 
     drifted_features = report.loc[report["drifted"], "feature"].tolist()
