@@ -15,8 +15,8 @@ from dagster import AssetKey, DagsterInstance
 from sklearn.metrics import roc_auc_score
 
 from ml_assets import settings
-from ml_assets.assets.common import CODE_VERSION
 from ml_assets.assets.features import FEATURE_SOURCES
+from ml_assets.assets.training import MODEL_CODE_VERSION as CODE_VERSION
 from ml_assets.features import build_customer_features
 from ml_assets.lineage import LineageError, format_chain, prediction_lineage
 from ml_assets.schemas import LANDING_COLUMNS

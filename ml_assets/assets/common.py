@@ -1,6 +1,8 @@
 """What every asset module shares: partitions, column schemas from pandera, owners."""
 
 import datetime as dt
+import hashlib
+import inspect
 from typing import Any
 
 import pandas as pd
@@ -10,6 +12,7 @@ from dagster import (
     BackfillPolicy,
     DagsterType,
     DailyPartitionsDefinition,
+    MetadataValue,
     TableColumn,
     TableColumnConstraints,
     TableSchema,
@@ -19,9 +22,9 @@ from dagster_pandera import pandera_schema_to_dagster_type
 from pandera.engines import pandas_engine
 
 from ml_assets import settings
+from ml_assets.steps import Markdown, Url
 
 OWNERS = ["team:ml-platform"]
-CODE_VERSION = "2"
 
 daily_partitions = DailyPartitionsDefinition(
     start_date=settings.partitions_start().isoformat(), end_offset=1
@@ -111,3 +114,30 @@ def partition_days(context: AssetExecutionContext) -> list[dt.date]:
     start = dt.date.fromisoformat(key_range.start)
     end = dt.date.fromisoformat(key_range.end)
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def code_version(*parts: Any) -> str:
+    """An asset's code version: a hash of the source of what it runs (its asset module and
+    the plain modules or functions it calls), so editing one step marks only the assets
+    that run it as changed in the UI, not every asset."""
+    digest = hashlib.sha256()
+    for part in parts:
+        text = part if isinstance(part, str) else inspect.getsource(part)
+        digest.update(text.encode())
+    return digest.hexdigest()[:12]
+
+
+def dagster_metadata(plain: dict[str, Any]) -> dict[str, Any]:
+    """Plain step metadata (ml_assets.steps) as Dagster metadata: Markdown and Url marks
+    become the UI's markdown and link values, lists and dicts JSON; the rest as is."""
+    out: dict[str, Any] = {}
+    for name, value in plain.items():
+        if isinstance(value, Markdown):
+            out[name] = MetadataValue.md(str(value))
+        elif isinstance(value, Url):
+            out[name] = MetadataValue.url(str(value))
+        elif isinstance(value, list | dict):
+            out[name] = MetadataValue.json(value)
+        else:
+            out[name] = value
+    return out

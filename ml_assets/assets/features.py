@@ -1,5 +1,7 @@
 """features/customer_features: model inputs from the one feature function."""
 
+import sys
+
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
@@ -10,20 +12,22 @@ from dagster import (
     asset,
 )
 
+from ml_assets import features, steps
 from ml_assets.assets.common import (
-    CODE_VERSION,
     DAILY_BACKFILL_POLICY,
     OWNERS,
     WAREHOUSE_POOL,
+    code_version,
+    dagster_metadata,
     dagster_type,
     daily_partitions,
     materialization_schema,
     table_metadata,
 )
-from ml_assets.features import build_customer_features
 from ml_assets.schemas import CustomerFeatures
 
 RAW_KEY = AssetKey(["raw", "customer_snapshots"])
+FEATURES_CODE_VERSION = code_version(sys.modules[__name__], steps.build_features, features)
 
 # Which landing columns each feature column is computed from in build_customer_features
 # (a test perturbs each landing column and checks that exactly these features move).
@@ -74,7 +78,7 @@ def column_lineage() -> TableColumnLineage:
     ),
     kinds={"duckdb", "pandas"},
     owners=OWNERS,
-    code_version=CODE_VERSION,
+    code_version=FEATURES_CODE_VERSION,
     description=(
         "Model features, one row per customer per day, from build_customer_features: the "
         "same function the registered model runs on raw rows, so training and serving "
@@ -84,13 +88,12 @@ def column_lineage() -> TableColumnLineage:
 def customer_features(
     context: AssetExecutionContext, customer_snapshots: pd.DataFrame
 ) -> pd.DataFrame:
-    features = CustomerFeatures.validate(build_customer_features(customer_snapshots))
+    result = steps.build_features(customer_snapshots)
     context.add_output_metadata(
         {
-            "labelled_rows": int(features["churned"].notna().sum()),
-            "new_customer_share": float(features["is_new_customer"].mean()),
+            **dagster_metadata(result.metadata),
             "dagster/column_lineage": column_lineage(),
             **materialization_schema(CustomerFeatures),
         }
     )
-    return features
+    return result.value

@@ -1,38 +1,29 @@
 """monitoring/drift_report: each day's features against the champion's reference profile."""
 
-import math
+import sys
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import (
-    AssetExecutionContext,
-    AssetIn,
-    Config,
-    MetadataValue,
-    Output,
-    asset,
-)
+from dagster import AssetExecutionContext, AssetIn, Config, Output, asset
 from pydantic import Field
 
-from ml_assets import registry
+from ml_assets import drift, registry, steps
 from ml_assets.assets.common import (
-    CODE_VERSION,
     DAILY_BACKFILL_POLICY,
     OWNERS,
     WAREHOUSE_POOL,
+    code_version,
+    dagster_metadata,
     dagster_type,
     daily_partitions,
     materialization_schema,
     table_metadata,
 )
-from ml_assets.drift import DriftRules, compute_drift, prepare_profile
+from ml_assets.drift import DriftRules, prepare_profile
 from ml_assets.resources import MlflowResource
 from ml_assets.schemas import DriftReport
 
-
-def _finite(value: float) -> float | None:
-    """A float for metadata; None for NaN (no test that day) or infinity (constant reference)."""
-    return float(value) if math.isfinite(value) else None
+DRIFT_CODE_VERSION = code_version(sys.modules[__name__], steps.drift_days, drift)
 
 
 class DriftConfig(Config):
@@ -91,7 +82,7 @@ class DriftConfig(Config):
     metadata=table_metadata(DriftReport, partition_expr="snapshot_date"),
     kinds={"duckdb", "pandas"},
     owners=OWNERS,
-    code_version=CODE_VERSION,
+    code_version=DRIFT_CODE_VERSION,
     description=(
         "Per-feature drift of the day against the reference profile saved with the current "
         "champion. A feature drifts when its effect size passes a floor (numeric: "
@@ -118,59 +109,14 @@ def drift_report(
         return
     # Lists to arrays once, not once per day of a partition range.
     profile = prepare_profile(registry.load_profile(mlflow.tracking_uri, champion))
-    rules = DriftRules(**config.model_dump())
-    reports, reasons = [], []
-    undecided = []
-    for day, rows in customer_features.groupby("snapshot_date", sort=True):
-        outcome = compute_drift(rows, profile, day, rules)
-        reports.append(outcome.report)
-        # A range run writes one materialization per day: each carries its own day's
-        # decision, so drift_sensor never sees a calm day as drifted because of its range.
-        drifted = sorted(outcome.drifted_features) if outcome.dataset_drift else []
-        context.add_asset_metadata(
-            {
-                "dataset_drift": outcome.dataset_drift,
-                "drifted_features": drifted,
-                "drifted_feature_count": len(drifted),
-                # Profiles saved before the training window was recorded have no end.
-                **(
-                    {"reference_window_end": profile["window_end"]}
-                    if "window_end" in profile
-                    else {}
-                ),
-            },
-            partition_key=str(pd.Timestamp(day).date()),
-        )
-        if not outcome.decided:
-            undecided.append(str(pd.Timestamp(day).date()))
-        reasons.extend(f"{pd.Timestamp(day).date()}: {r}" for r in outcome.reasons)
-    report = DriftReport.validate(pd.concat(reports, ignore_index=True))
-    # Drifted features first, then the strongest evidence (smallest adjusted p-value).
-    top = report.sort_values(
-        ["drifted", "p_value_adjusted", "effect_size"], ascending=[False, True, False]
-    ).head(5)
+    result = steps.drift_days(
+        customer_features, profile, DriftRules(**config.model_dump()), champion.version
+    )
+    # One materialization per day, each with its own decision, so drift_sensor never sees
+    # a calm day as drifted because of its range.
+    for day, metadata in result.per_day.items():
+        context.add_asset_metadata(dagster_metadata(metadata), partition_key=day)
     yield Output(
-        report,
-        metadata={
-            "reference_model_version": champion.version,
-            "max_psi": _finite(report["psi"].max()),
-            "max_effect_size": _finite(report["effect_size"].max()),
-            "min_p_value_adjusted": _finite(report["p_value_adjusted"].min()),
-            "days_without_decision": undecided,
-            "reasons": MetadataValue.md("\n".join(f"- {r}" for r in reasons)),
-            "top_features": MetadataValue.md(
-                top[
-                    [
-                        "snapshot_date",
-                        "feature",
-                        "effect_size",
-                        "p_value_adjusted",
-                        "psi",
-                        "drifted",
-                        "reason",
-                    ]
-                ].to_markdown(index=False)
-            ),
-            **materialization_schema(DriftReport),
-        },
+        result.value,
+        metadata={**dagster_metadata(result.metadata), **materialization_schema(DriftReport)},
     )

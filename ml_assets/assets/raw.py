@@ -1,6 +1,7 @@
 """raw/customer_snapshots: validated landing data."""
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,12 +13,12 @@ from dagster import (
     asset,
 )
 
-from ml_assets import settings
+from ml_assets import ingest, landing, settings
 from ml_assets.assets.common import (
-    CODE_VERSION,
     DAILY_BACKFILL_POLICY,
     OWNERS,
     WAREHOUSE_POOL,
+    code_version,
     dagster_type,
     daily_partitions,
     materialization_schema,
@@ -28,6 +29,8 @@ from ml_assets.ingest import load_days, refusal_record
 from ml_assets.landing import LandingFileError
 from ml_assets.resources import WarehouseResource
 from ml_assets.schemas import CustomerSnapshot
+
+RAW_CODE_VERSION = code_version(sys.modules[__name__], ingest, landing)
 
 
 class LandingResource(ConfigurableResource):
@@ -46,7 +49,7 @@ class LandingResource(ConfigurableResource):
     metadata=table_metadata(CustomerSnapshot, partition_expr="snapshot_date"),
     kinds={"duckdb", "pandas"},
     owners=OWNERS,
-    code_version=CODE_VERSION,
+    code_version=RAW_CODE_VERSION,
     description=(
         "One day's landing file (data/landing/customers_YYYY-MM-DD.csv or .parquet), "
         "validated against the landing schema before anything is written. A bad file fails "
