@@ -369,8 +369,8 @@ def refusal_kind(reasons: list[str]) -> str:
 
 def replay(ds: Dataset, trainer: Trainer, january: Model, rules: list[str]) -> dict[str, Policy]:
     from ml_assets import drift
-    from ml_assets.performance import PerformanceRules, performance_drift
     from ml_assets.decisions import RetrainPolicy, plan_drift_retrains
+    from ml_assets.performance import PerformanceRules, performance_drift
 
     loops = {rule: Policy(f"closed loop ({rule})", january, rule=rule) for rule in rules}
     static = Policy("static (January)", january)

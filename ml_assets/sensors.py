@@ -75,7 +75,7 @@ def build_landing_sensor(
         ingested = (
             set(context.instance.get_materialized_partitions(raw_key)) if cursor is None else set()
         )
-        plan = plan_landing_runs(
+        decision = plan_landing_runs(
             files,
             cursor,
             ingested,
@@ -84,20 +84,20 @@ def build_landing_sensor(
             dt.date.today(),
             settle_seconds=settings.landing_settle_seconds(),
         )
-        for note in plan.notes:
+        for note in decision.notes:
             context.log.info(note)
         runs = [
             RunRequest(
                 run_key=run_key, partition_key=key, tags={"ml_assets/trigger": "landing_file"}
             )
-            for key, run_key in plan.requests
+            for key, run_key in decision.requests
         ]
         if not runs:
             return SensorResult(
                 skip_reason=SkipReason(f"No new landing files in {folder}"),
-                cursor=json.dumps(plan.cursor, sort_keys=True),
+                cursor=json.dumps(decision.cursor, sort_keys=True),
             )
-        return SensorResult(run_requests=runs, cursor=json.dumps(plan.cursor, sort_keys=True))
+        return SensorResult(run_requests=runs, cursor=json.dumps(decision.cursor, sort_keys=True))
 
     return landing_sensor
 
@@ -174,8 +174,8 @@ def build_drift_sensor(job: JobDefinition | Any, spec: DatasetSpec | None = None
             drift_key=drift_key,
             predictions_key=predictions_key,
         )
-        plan = plan_drift_retrains(events, cursor, settings.retrain_policy())
-        for note in plan.notes:
+        decision = plan_drift_retrains(events, cursor, settings.retrain_policy())
+        for note in decision.notes:
             context.log.info(note)
         runs = [
             RunRequest(
@@ -192,17 +192,17 @@ def build_drift_sensor(job: JobDefinition | Any, spec: DatasetSpec | None = None
                     "dagster/priority": RETRAIN_PRIORITY,
                 },
             )
-            for req in plan.requests
+            for req in decision.requests
         ]
-        for req in plan.requests:
+        for req in decision.requests:
             context.log.info(
                 f"Drift event on {req['partition']} ({req['drifted_features']}): "
                 "requesting retrain_job"
             )
         if not runs:
             return SensorResult(
-                skip_reason=SkipReason("No new drift event"), cursor=json.dumps(plan.cursor)
+                skip_reason=SkipReason("No new drift event"), cursor=json.dumps(decision.cursor)
             )
-        return SensorResult(run_requests=runs, cursor=json.dumps(plan.cursor))
+        return SensorResult(run_requests=runs, cursor=json.dumps(decision.cursor))
 
     return drift_sensor

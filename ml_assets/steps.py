@@ -298,7 +298,7 @@ def reference_profile(
         rows, start, kind = training_set, None, "training window"
     reference_days = pd.to_datetime(rows[spec.date_column])
     return {
-        **build_reference_profile(rows),
+        **build_reference_profile(rows, spec=spec),
         "window_end": str(window_end),
         "reference_kind": kind,
         "reference_start": str(reference_days.min().date()),
@@ -758,7 +758,7 @@ def drift_days(
     spec = _spec(spec)
     reports, reasons, undecided, per_day = [], [], [], {}
     for day, rows in features.groupby(spec.date_column, sort=True):
-        outcome = compute_drift(rows, profile, day, rules)
+        outcome = compute_drift(rows, profile, day, rules, spec)
         reports.append(outcome.report)
         drifted = sorted(outcome.drifted_features) if outcome.dataset_drift else []
         per_day[_day(day)] = {

@@ -14,9 +14,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from ml_assets import generator, steps, warehouse
+from ml_assets import steps, warehouse
 from ml_assets.drift import DriftRules, prepare_profile
 from ml_assets.ingest import load_days
+from ml_assets_examples.churn import generator
 
 START = dt.date(2025, 1, 1)
 SHIFT = START + dt.timedelta(days=30)

@@ -14,13 +14,14 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from sklearn.metrics import roc_auc_score
 
-from ml_assets import generator, settings
+from ml_assets import settings
 from ml_assets.assets.features import feature_sources
 from ml_assets.dataset import active_spec
 from ml_assets.definitions import ALL_ASSETS
 from ml_assets.features import build_customer_features
 from ml_assets.lineage import LineageError, format_chain, prediction_lineage
 from ml_assets.schemas import LANDING_COLUMNS
+from ml_assets_examples.churn import generator
 from ml_assets_tests.conftest import START, day
 from ml_assets_tests.small_lifecycle import DRIFT_DAY, served_lifecycle  # noqa: F401
 

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_assets import generator, table_checks, warehouse
+from ml_assets import table_checks, warehouse
 from ml_assets.features import build_customer_features
 from ml_assets.schemas import CustomerFeatures
+from ml_assets_examples.churn import generator
 from ml_assets_tests.conftest import START, day
 
 DAYS = (day(0), day(2))
