@@ -603,7 +603,9 @@ def gate(
             decision.reasons,
             run_id,
             evaluation_run_id,
+            model_name=model_name,
         ),
+        spec,
     )
     metadata = _gate_metadata(decision, challenger, champion, current, smoke, tracking_uri)
     metadata.update(_comparison_metadata(comparison, segments))

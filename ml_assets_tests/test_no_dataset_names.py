@@ -12,8 +12,6 @@ import re
 import tokenize
 from pathlib import Path
 
-import pytest
-
 from ml_assets import settings
 
 PACKAGE = settings.PROJECT_ROOT / "ml_assets"

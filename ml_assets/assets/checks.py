@@ -46,10 +46,10 @@ def run_days(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:
     return None
 
 
-def _days_to_check(context: AssetCheckExecutionContext, con, key: Table):
+def _days_to_check(context: AssetCheckExecutionContext, con, key: Table, spec):
     days = run_days(context.run.tags)
     if days is None:
-        newest = table_checks.latest_day(con, *key)
+        newest = table_checks.latest_day(con, *key, spec=spec)
         days = (newest, newest) if newest else None
     return days
 
@@ -84,6 +84,7 @@ def _evaluate(
     rule,
     context: AssetCheckExecutionContext | None = None,
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+    spec=None,
 ) -> AssetCheckResult:
     """Apply ``rule(con, days) -> (passed, facts)`` to the stored table ``key``.
 
@@ -93,7 +94,7 @@ def _evaluate(
     with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
         if (missing := _missing(con, key)) is not None:
             return missing
-        days = _days_to_check(context, con, key) if context is not None else None
+        days = _days_to_check(context, con, key, spec) if context is not None else None
         passed, facts = rule(con, days)
     return AssetCheckResult(passed=passed, severity=severity, metadata=_metadata(facts, days))
 
@@ -117,8 +118,9 @@ def _schema_check(
         return _evaluate(
             warehouse,
             key,
-            lambda con, days: table_checks.schema_matches(con, *key, model, days),
+            lambda con, days: table_checks.schema_matches(con, *key, model, days, spec=w.spec),
             context if daily else None,
+            spec=w.spec,
         )
 
     return schema_matches
@@ -130,7 +132,7 @@ def _row_checks(w: Wiring) -> list[AssetChecksDefinition]:
     def unique_ids(con, days):
         if days is None:
             return False, {"error": "no rows stored"}
-        return table_checks.every_day_has_unique_customers(con, *raw, days)
+        return table_checks.every_day_has_unique_ids(con, *raw, days, spec=w.spec)
 
     @asset_check(
         asset=w.key("raw"),
@@ -140,7 +142,7 @@ def _row_checks(w: Wiring) -> list[AssetChecksDefinition]:
     def rows_for_every_day(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
-        return _evaluate(warehouse, raw, unique_ids, context)
+        return _evaluate(warehouse, raw, unique_ids, context, spec=w.spec)
 
     @asset_check(
         asset=w.key("features"),
@@ -153,8 +155,9 @@ def _row_checks(w: Wiring) -> list[AssetChecksDefinition]:
         return _evaluate(
             warehouse,
             features,
-            lambda con, days: table_checks.same_rows_per_day(con, features, raw, days),
+            lambda con, days: table_checks.same_rows_per_day(con, features, raw, days, w.spec),
             context,
+            spec=w.spec,
         )
 
     @asset_check(
@@ -167,8 +170,11 @@ def _row_checks(w: Wiring) -> list[AssetChecksDefinition]:
         return _evaluate(
             warehouse,
             predictions,
-            lambda con, days: table_checks.same_rows_per_day(con, predictions, features, days),
+            lambda con, days: table_checks.same_rows_per_day(
+                con, predictions, features, days, w.spec
+            ),
             context,
+            spec=w.spec,
         )
 
     return [rows_for_every_day, one_row_per_snapshot, every_customer_scored]
@@ -187,7 +193,7 @@ def _table_checks(w: Wiring) -> list[AssetChecksDefinition]:
         return _evaluate(
             warehouse,
             training,
-            lambda con, _: table_checks.splits_are_usable(con),
+            lambda con, _: table_checks.splits_are_usable(con, spec=w.spec),
             severity=AssetCheckSeverity.WARN,
         )
 
@@ -200,7 +206,7 @@ def _table_checks(w: Wiring) -> list[AssetChecksDefinition]:
         return _evaluate(
             warehouse,
             evaluation,
-            lambda con, _: table_checks.metrics_complete(con),
+            lambda con, _: table_checks.metrics_complete(con, spec=w.spec),
             severity=AssetCheckSeverity.WARN,
         )
 
@@ -214,7 +220,12 @@ def _table_checks(w: Wiring) -> list[AssetChecksDefinition]:
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
         return _evaluate(
-            warehouse, predictions, _lineage_of_predictions, context, AssetCheckSeverity.WARN
+            warehouse,
+            predictions,
+            lambda con, days: _lineage_of_predictions(con, days, w.spec),
+            context,
+            AssetCheckSeverity.WARN,
+            spec=w.spec,
         )
 
     @asset_check(
@@ -228,18 +239,19 @@ def _table_checks(w: Wiring) -> list[AssetChecksDefinition]:
         return _evaluate(
             warehouse,
             drift,
-            table_checks.drifted_features_by_day,
+            lambda con, days: table_checks.drifted_features_by_day(con, days, w.spec),
             context,
             severity=AssetCheckSeverity.WARN,
+            spec=w.spec,
         )
 
     return [splits_are_usable, metrics_complete, lineage_recorded, no_feature_drift]
 
 
-def _lineage_of_predictions(con, days):
+def _lineage_of_predictions(con, days, spec):
     # The view joins two tables; the first scored day is the first moment both exist.
-    view = lineage.ensure_prediction_view(con)
-    passed, facts = table_checks.predictions_have_lineage(con, days)
+    view = lineage.ensure_prediction_view(con, spec)
+    passed, facts = table_checks.predictions_have_lineage(con, days, spec)
     return passed, {**facts, "view_ready": view}
 
 
