@@ -120,7 +120,7 @@ def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> li
 
 
 def _date_casts(frame: pd.DataFrame) -> str:
-    # Day columns arrive as pandas timestamps; store them as DATE, as the contract says.
+    # Day columns arrive as pandas timestamps; store them as DATE, as DESIGN.md says.
     cols = [
         c
         for c in frame.columns
