@@ -399,7 +399,12 @@ def refusal_kind(reasons: list[str]) -> str:
 
 
 def replay(
-    ds: Dataset, trainer: Trainer, january: Model, rules: list[str], until: dt.date | None = None
+    ds: Dataset,
+    trainer: Trainer,
+    january: Model,
+    rules: list[str],
+    until: dt.date | None = None,
+    out: Path | None = None,
 ) -> dict[str, Policy]:
     from ml_assets import drift
     from ml_assets.performance import PerformanceRules, performance_drift
@@ -423,6 +428,10 @@ def replay(
     last_weekly = january.window_end
     t0 = time.perf_counter()
     for day in later:
+        if day.day == 1 and out is not None:
+            # Partial results at each month, so a long run under load still leaves numbers.
+            partial = {k: monthly_auc(p) for k, p in (*loops.items(), ("b", static), ("c", weekly))}
+            out.write_text(json.dumps({"until": day.isoformat(), "monthly": partial}, default=str))
         if day.day == 1:
             state = ", ".join(
                 f"{r}: v{p.champion.version} {p.flagged_days} flagged {p.promotions} promoted"
@@ -602,7 +611,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result["study"][rule], indent=1))
     if args.no_replay:
         return 0
-    policies = replay(ds, trainer, january, rules, args.until)
+    partial = args.out.with_suffix(".partial.json") if args.out else None
+    if partial is not None:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+    policies = replay(ds, trainer, january, rules, args.until, partial)
     table = markdown(policies)
     print(table)
     for key, policy in policies.items():
