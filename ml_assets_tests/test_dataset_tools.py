@@ -31,7 +31,7 @@ def _table(rows: int = 2400, seed: int = 7) -> pd.DataFrame:
     outcome = rng.random(rows) < 1 / (1 + np.exp(-logit))
     amount_with_gaps = amount.copy()
     amount_with_gaps[rng.choice(rows, 40, replace=False)] = np.nan
-    first = dt.date(2025, 3, 1)
+    first = dt.date(2025, 3, 1)  # DAYS days, in turn
     return pd.DataFrame(
         {
             "customer_ref": [f"C{i:05d}" for i in rng.permutation(rows)],
