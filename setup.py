@@ -17,6 +17,8 @@ INSTALL_REQUIRES = [
     "scikit-learn>=1.9,<1.10",
     "scipy>=1.14,<1.19",
     "matplotlib>=3.9,<3.12",
+    # Dataset specs are YAML (dagster needs PyYAML too; declared because we import it).
+    "pyyaml>=6,<7",
 ]
 
 DEV_REQUIRES = [
@@ -43,6 +45,7 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(exclude=["ml_assets_tests", "ml_assets_tests.*"]),
     include_package_data=True,
+    package_data={"ml_assets_examples": ["*/spec.yaml"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"dev": DEV_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={"console_scripts": ["ml-assets=ml_assets.cli:main"]},

@@ -31,6 +31,15 @@ def data_dir() -> Path:
     return _path_from_env("ML_ASSETS_DATA_DIR", PROJECT_ROOT / "data")
 
 
+DEFAULT_DATASET_SPEC = Path("ml_assets_examples") / "churn" / "spec.yaml"
+
+
+def dataset_spec_path() -> Path:
+    """The dataset spec in use (``ML_ASSETS_DATASET``, a path; relative paths resolve against
+    the project root; default the bundled churn example's spec)."""
+    return _path_from_env("ML_ASSETS_DATASET", PROJECT_ROOT / DEFAULT_DATASET_SPEC).resolve()
+
+
 def landing_dir() -> Path:
     """Where daily landing files arrive (``<data dir>/landing``)."""
     return data_dir() / "landing"
