@@ -15,12 +15,13 @@ Choices, stated once:
   is the observed maximum plus the observed span; both rounded outwards to two significant
   digits. The observed range is written beside them as a comment.
 - **Categories are closed sets** when a text column has at most :data:`MAX_CATEGORIES`
-  distinct values and they repeat (at most a fifth of the non-null rows); other text
-  columns are ``string`` and not used as features.
+  distinct values and they repeat (on average at least :data:`MIN_ROWS_PER_CATEGORY` rows a
+  value); other text columns are ``string`` and not used as features.
 - **Leaks**: a column whose value alone ranks the target with a ROC AUC of at least
   :data:`LEAK_AUC` (sklearn's ``roc_auc_score``; missing values ranked first and last, the
   stronger kept; categories encoded by their target rate) is moved to ``exclude`` with a
-  warning: such a column is usually known only after the outcome.
+  warning: such a column is usually known only after the outcome. From :data:`STRONG_AUC`
+  on, a column is kept but gets a warning to check when it is known.
 - **Constant** columns carry no information: excluded, with a warning.
 - **Id**: the given ``--id``, else a column unique per row (or per date), names with ``id``
   first; with none, ``ml-assets land`` adds ``row_id`` (the row's number in the table).
@@ -40,7 +41,9 @@ import numpy as np
 import pandas as pd
 
 LEAK_AUC = 0.95
-MAX_CATEGORIES = 50
+STRONG_AUC = 0.85
+MAX_CATEGORIES = 200
+MIN_ROWS_PER_CATEGORY = 5
 ADDED_ID_COLUMN = "row_id"
 ADDED_DATE_COLUMN = "snapshot_date"
 _POSITIVE_WORDS = ("1", "true", "t", "yes", "y", "positive", "pos")
@@ -141,28 +144,34 @@ def spec_name(path: Path) -> str:
 # --- types ---------------------------------------------------------------------------------
 
 
+def _distinct(series: pd.Series) -> pd.Series:
+    """The distinct non-null values (type checks run on these, not on every row)."""
+    return pd.Series(pd.unique(series.dropna()), dtype=object)
+
+
 def _as_dates(series: pd.Series) -> tuple[pd.Series | None, bool]:
     """(parsed datetimes, has_time) when every non-null value is a date or timestamp."""
     if pd.api.types.is_datetime64_any_dtype(series):
         parsed = pd.to_datetime(series)
     else:
-        values = series.dropna()
-        if values.empty or not (
-            pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
-        ):
+        if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
             return None, False
-        if values.map(lambda v: isinstance(v, dt.date)).all():
+        distinct = _distinct(series)
+        if distinct.empty:
+            return None, False
+        if distinct.map(lambda v: isinstance(v, dt.date)).all():
             parsed = pd.to_datetime(series)
         else:
-            text = values.astype(str).str.strip()
+            text = distinct.astype(str).str.strip()
             if not (text.str.match(_ISO_DATE).all() or text.str.match(_ISO_TIMESTAMP).all()):
                 return None, False
-            parsed = pd.to_datetime(series.astype("string").str.strip(), errors="coerce")
-            if parsed[series.notna()].isna().any():
+            lookup = pd.Series(pd.to_datetime(text, errors="coerce").to_numpy(), index=distinct)
+            if lookup.isna().any():
                 return None, False
+            parsed = pd.to_datetime(series.map(lookup))
     if parsed.dt.tz is not None:
         parsed = parsed.dt.tz_localize(None)
-    present = parsed.dropna()
+    present = pd.Series(pd.unique(parsed.dropna()))
     has_time = bool((present != present.dt.normalize()).any())
     return parsed, has_time
 
@@ -172,15 +181,15 @@ def _bool_values(series: pd.Series) -> pd.Series | None:
         return series
     if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
         return None
-    values = series.dropna()
-    if values.empty:
+    distinct = _distinct(series)
+    if distinct.empty or len(distinct) > 4:
         return None
-    if values.map(lambda v: isinstance(v, bool | np.bool_)).all():
+    if distinct.map(lambda v: isinstance(v, bool | np.bool_)).all():
         return series
-    text = values.astype(str).str.strip().str.lower()
+    text = distinct.astype(str).str.strip().str.lower()
     if not text.isin(list(_TRUE_FALSE)).all():
         return None
-    return series.map(lambda v: v if pd.isna(v) else _TRUE_FALSE[str(v).strip().lower()])
+    return series.map(dict(zip(distinct, text.map(_TRUE_FALSE), strict=True)))
 
 
 def _is_integral(values: pd.Series) -> bool:
@@ -252,9 +261,8 @@ def _guess_column(name: str, series: pd.Series) -> ColumnGuess:
         first, last = parsed.min().date(), parsed.max().date()
         notes.insert(0, f"dates {first} .. {last}")
         return ColumnGuess(name, "date", {"type": "date", **rules}, "; ".join(notes))
-    text = present.astype(str)
-    distinct = sorted(text.unique())
-    if len(distinct) <= MAX_CATEGORIES and len(distinct) <= max(2, 0.2 * len(text)):
+    distinct = sorted({str(v) for v in pd.unique(present)})
+    if len(distinct) <= MAX_CATEGORIES and len(distinct) * MIN_ROWS_PER_CATEGORY <= len(present):
         rules["values"] = distinct
         notes.insert(0, f"{len(distinct)} values seen; another value fails the day's ingest")
         return ColumnGuess(name, "category", {"type": "category", **rules}, "; ".join(notes))
@@ -555,7 +563,7 @@ def infer_spec(
             exclude.append(guess.name)
             guess.comment = "constant: excluded; " + guess.comment
             warnings.append(
-                f"{guess.name}: constant (one value, {series.dropna().iloc[0]!r}, in all "
+                f"{guess.name}: constant (one value, {str(series.dropna().iloc[0])!r}, in all "
                 f"{int(series.notna().sum())} non-empty rows); excluded from the features."
             )
             continue
@@ -570,6 +578,13 @@ def infer_spec(
                 f"{guess.name}: may leak the target (alone it ranks {target} with ROC AUC "
                 f"{auc:.3f} >= {LEAK_AUC}); excluded. Is it known before the outcome? If so, "
                 "move it from features.exclude to the features."
+            )
+        elif auc >= STRONG_AUC:
+            guess.comment = f"REVIEW: strong alone (AUC {auc:.3f}); known before the outcome?"
+            warnings.append(
+                f"{guess.name}: strong alone (ranks {target} with ROC AUC {auc:.3f} >= "
+                f"{STRONG_AUC}); kept as a feature. Check that it is known when a prediction is "
+                "made; if it is measured after the outcome, move it to features.exclude."
             )
     numeric = [g.name for g in columns if g.role == "feature" and g.type in ("int", "float")]
     numeric += [g.name for g in columns if g.role == "feature" and g.type == "bool"]
@@ -621,6 +636,29 @@ def _line(text: str, comment: str, width: int = 48) -> str:
     return f"{text.ljust(width)}  # {comment}"
 
 
+def _column_lines(guess: ColumnGuess, width: int = 100) -> list[str]:
+    """One flow-style line per column; a long value list as a block, wrapped."""
+    one = f"  {_flow(guess.name)}: {_flow(guess.rules)}"
+    if len(one) <= width or "values" not in guess.rules:
+        return [_line(one, guess.comment)]
+    lines = [_line(f"  {_flow(guess.name)}:", guess.comment)]
+    for key, value in guess.rules.items():
+        if key != "values":
+            lines.append(f"    {key}: {_flow(value)}")
+    items = [_flow(v) for v in guess.rules["values"]]
+    chunk: list[str] = []
+    rows: list[str] = []
+    for item in items:
+        if chunk and len(", ".join([*chunk, item])) > width - 8:
+            rows.append(", ".join(chunk))
+            chunk = []
+        chunk.append(item)
+    rows.append(", ".join(chunk))
+    lines.append("    values: [")
+    lines += [f"      {row}," for row in rows[:-1]] + [f"      {rows[-1]}", "    ]"]
+    return lines
+
+
 def render_spec(spec: InferredSpec) -> str:
     """The spec as commented YAML (what `ml-assets init` writes)."""
     today = dt.date.today().isoformat()
@@ -647,7 +685,7 @@ def render_spec(spec: InferredSpec) -> str:
         "columns:                                          # the landing file's columns, in order",
     ]
     for guess in spec.columns:
-        out.append(_line(f"  {_flow(guess.name)}: {_flow(guess.rules)}", guess.comment))
+        out += _column_lines(guess)
     out += [
         "features:                                         # REVIEW: what the model sees",
         f"  numeric: {_flow(spec.numeric)}",
