@@ -394,3 +394,27 @@ def test_real_table_leaks_found_and_lands(tmp_path, capsys):
     assert len(_landed(landing)) == len(table)
     capsys.readouterr()
     assert main(["check", "--spec", str(out), "--landing-dir", str(landing)]) == 0
+
+
+def test_land_reproduces_the_churn_landing_files(tmp_path, capsys):
+    """The committed churn days, joined into one table and landed with the churn spec, read
+    back through the pipeline's own landing parser exactly as the originals do."""
+    from ml_assets import settings
+    from ml_assets.landing import LandingFile, load_landing_file
+
+    spec_path = settings.PROJECT_ROOT / "ml_assets_examples" / "churn" / "spec.yaml"
+    originals = sorted((settings.PROJECT_ROOT / "data" / "landing").glob("customers_*.csv"))[:3]
+    assert len(originals) == 3
+    table = pd.concat([pd.read_csv(p) for p in originals], ignore_index=True)
+    source = tmp_path / "churn_table.parquet"
+    table.to_parquet(source)
+    landing = tmp_path / "landing"
+    code = main(
+        ["land", "--from", str(source), "--spec", str(spec_path), "--landing-dir", str(landing)]
+    )
+    assert code == 0, capsys.readouterr().err
+    for original in originals:
+        day = dt.date.fromisoformat(original.stem.removeprefix("customers_"))
+        landed = load_landing_file(LandingFile(landing / original.name, day))
+        expected = load_landing_file(LandingFile(original, day))
+        pd.testing.assert_frame_equal(landed, expected)
