@@ -418,3 +418,27 @@ def test_land_reproduces_the_churn_landing_files(tmp_path, capsys):
         landed = load_landing_file(LandingFile(landing / original.name, day))
         expected = load_landing_file(LandingFile(original, day))
         pd.testing.assert_frame_equal(landed, expected)
+
+
+def test_timestamps_land_as_their_day(tmp_path, capsys):
+    """A table whose only time column holds timestamps: init takes it as the date column and
+    land writes each row into the file of its day."""
+    table = _table(500).drop(columns=["day"])
+    rng = np.random.default_rng(3)
+    seconds = rng.integers(0, 4 * 86400, len(table))
+    table.insert(1, "created_at", pd.Timestamp("2025-05-01") + pd.to_timedelta(seconds, "s"))
+    source = tmp_path / "events.csv"
+    table.to_csv(source, index=False)
+    code, out = _init(tmp_path, source, out_name="events.spec.yaml")
+    assert code == 0
+    spec = load_spec(out)
+    assert spec.date_column == "created_at" and spec.column("created_at").type == "date"
+    landing = tmp_path / "landing"
+    assert (
+        main(["land", "--from", str(source), "--spec", str(out), "--landing-dir", str(landing)])
+        == 0
+    )
+    assert capsys.readouterr().out.count("landed 4 files (500 rows)") == 1
+    for day, count in table["created_at"].dt.date.value_counts().items():
+        rows = pd.read_csv(landing / f"events_{day}.csv", dtype=str)
+        assert len(rows) == count and (rows["created_at"] == day.isoformat()).all()

@@ -66,6 +66,7 @@ class ColumnGuess:
     comment: str = ""
     role: str = "feature"  # feature | id | date | target | excluded
     added: bool = False  # True for the id/date columns `ml-assets land` adds
+    timestamp: bool = False  # text holding date and time (landed as its day when the date)
 
 
 @dataclass
@@ -257,7 +258,9 @@ def _guess_column(name: str, series: pd.Series) -> ColumnGuess:
     if parsed is not None:
         if has_time:
             notes.insert(0, "timestamps: kept as text, not a feature (derive features from it)")
-            return ColumnGuess(name, "string", {"type": "string", **rules}, "; ".join(notes))
+            return ColumnGuess(
+                name, "string", {"type": "string", **rules}, "; ".join(notes), timestamp=True
+            )
         first, last = parsed.min().date(), parsed.max().date()
         notes.insert(0, f"dates {first} .. {last}")
         return ColumnGuess(name, "date", {"type": "date", **rules}, "; ".join(notes))
@@ -336,13 +339,22 @@ def _target_guess(frame: pd.DataFrame, target: str, source: Path) -> tuple[Colum
     return guess, (positive, share)
 
 
+def _days(series: pd.Series) -> pd.Series:
+    """A date or timestamp column as days."""
+    parsed, _ = _as_dates(series)
+    return series if parsed is None else parsed.dt.normalize()
+
+
+def _duplicates(frame: pd.DataFrame, column: str, date: str | None) -> pd.Series:
+    """Rows whose ``column`` value is not unique (within their day when ``date`` is given)."""
+    keys = frame[[column]].copy()
+    if date is not None and date in frame.columns:
+        keys["_day"] = _days(frame[date])
+    return keys.duplicated(keep=False) | frame[column].isna()
+
+
 def _unique_per(frame: pd.DataFrame, column: str, date: str | None) -> bool:
-    series = frame[column]
-    if series.isna().any():
-        return False
-    if date is None or date not in frame.columns:
-        return not series.duplicated().any()
-    return not frame.duplicated([date, column]).any()
+    return not _duplicates(frame, column, date).any()
 
 
 def _looks_like_id(name: str) -> bool:
@@ -355,13 +367,16 @@ def _looks_like_id(name: str) -> bool:
 def _choose_date(frame: pd.DataFrame, guesses: dict[str, ColumnGuess], given: str | None):
     if given is not None:
         return given
+    # Date columns first; timestamps (landed as their day) only when there is none.
     dates = [n for n, g in guesses.items() if g.type == "date"]
+    if not dates:
+        dates = [n for n, g in guesses.items() if g.timestamp and not frame[n].isna().any()]
     if not dates:
         return None
 
     def order(name: str) -> tuple:
-        hinted = bool(re.search(r"date|day|snapshot", name.lower()))
-        return (not hinted, frame[name].nunique(dropna=True))
+        hinted = bool(re.search(r"date|day|snapshot|time|stamp|_at$", name.lower()))
+        return (not hinted, _days(frame[name]).nunique(dropna=True))
 
     return sorted(dates, key=order)[0]
 
@@ -463,7 +478,12 @@ def infer_spec(
                 "YYYY-MM-DD dates or timestamps."
             )
         guesses[date_column] = ColumnGuess(
-            date_column, "date", {"type": "date"}, "one landing file per date", role="date"
+            date_column,
+            "date",
+            {"type": "date"},
+            "one landing file per date",
+            role="date",
+            timestamp=guesses[date_column].timestamp,
         )
     date = _choose_date(frame, guesses, date_column)
     if date is not None and frame[date].isna().any():
@@ -473,7 +493,7 @@ def infer_spec(
             "Fill or drop those rows, or name another column with --date."
         )
     if id_column is not None and not _unique_per(frame, id_column, date):
-        dupes = int(frame.duplicated([date, id_column] if date else [id_column], keep=False).sum())
+        dupes = int(_duplicates(frame, id_column, date).sum())
         per = f" per {date}" if date else ""
         raise TableError(
             f"{source}: --id {id_column}: {dupes} rows share a value{per} (or are empty), but "
@@ -530,8 +550,14 @@ def infer_spec(
         guess = guesses[date]
         guess.role = "date"
         guess.rules = {"type": "date"}
-        per_day = len(frame) / max(1, frame[date].nunique())
-        guess.comment = f"one landing file per date ({per_day:.0f} rows a day on average)"
+        days = _days(frame[date])
+        per_day = len(frame) / max(1, days.nunique())
+        guess.comment = (
+            f"one landing file per date, {days.min().date()} .. {days.max().date()} "
+            f"({per_day:.0f} rows a day on average)"
+        )
+        if guess.timestamp:
+            guess.comment = "timestamps, landed as their day; " + guess.comment
         if date_column is None:
             notes.append(f"date: guessed {date}; give --date to choose another.")
     for column in frame.columns:
