@@ -13,9 +13,19 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PARTITIONS_START = "2025-01-01"
-REGISTERED_MODEL_NAME = "churn_model"
 CHAMPION_ALIAS = "champion"
-EXPERIMENT_NAME = "churn"
+
+
+def __getattr__(name: str):
+    """``REGISTERED_MODEL_NAME`` and ``EXPERIMENT_NAME`` of the active dataset spec (its
+    ``<name>_model`` and ``<name>``), computed when asked so that nothing loads the spec
+    at import time."""
+    if name in ("REGISTERED_MODEL_NAME", "EXPERIMENT_NAME"):
+        from ml_assets.dataset import active_spec
+
+        names = active_spec().names
+        return names.model_name if name == "REGISTERED_MODEL_NAME" else names.experiment_name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _path_from_env(name: str, default: Path) -> Path:

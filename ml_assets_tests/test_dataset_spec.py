@@ -282,6 +282,7 @@ def test_positive_outside_the_declared_values(tmp_path):
 def test_prefix_is_put_in_front_of_every_key():
     names = dataset_names("flights", "flight", prefix="flights")
     assert names.raw == ("flights", "raw", "flight_snapshots")
-    assert names.table(names.raw) == "raw.flight_snapshots"
+    assert names.table(names.raw) == "flights.flight_snapshots"
+    assert names.training_table == "flights.training_set"
     assert names.model_name == "flights_model"
     assert load_spec(CHURN_SPEC, prefix="c").names.champion == ("c", "registry", "champion_model")

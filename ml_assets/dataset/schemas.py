@@ -74,7 +74,13 @@ def _model(
     config = type(
         "Config",
         (),
-        {"strict": True, "ordered": True, "coerce": True, "name": table_name, "unique": unique},
+        {
+            "strict": True,
+            "ordered": True,
+            "coerce": True,
+            "name": table_name,
+            "unique": unique or None,
+        },
     )
     namespace: dict[str, Any] = {
         "__annotations__": {name: annotation for name, annotation, _ in fields},
@@ -240,4 +246,19 @@ def drift_model(spec: DatasetSpec) -> type[pa.DataFrameModel]:
         ],
         [date, "feature"],
         doc=f"``{spec.names.drift_table}``: per-feature drift of one day.",
+    )
+
+
+@functools.cache
+def serving_model(spec: DatasetSpec) -> type[pa.DataFrameModel]:
+    """Rows sent to the served model: the landing columns and rules without the target, and
+    without uniqueness (a request may score the same id twice)."""
+    fields = [f for f in _landing_fields(spec) if f[0] != spec.target.column]
+    return _model(
+        f"{_class_name(spec.name)}ServingRows",
+        "serving_rows",
+        fields,
+        [],
+        _landing_checks(spec),
+        doc=f"Rows the served {spec.names.model_name} scores.",
     )

@@ -796,3 +796,79 @@ def target_to_event(series: pd.Series, spec: DatasetSpec) -> pd.Series:
     known = normalized.notna()
     event[known] = (normalized[known] == pos).astype("int64")
     return event
+
+
+def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
+    """The spec as plain JSON-able data (stored inside a registered model)."""
+
+    def column(col: ColumnSpec) -> dict[str, Any]:
+        out = {k: getattr(col, k) for k in ColumnSpec.__dataclass_fields__}
+        out["values"] = list(col.values) if col.values is not None else None
+        return out
+
+    return {
+        "name": spec.name,
+        "entity": spec.entity,
+        "id_column": spec.id_column,
+        "date_column": spec.date_column,
+        "landing_pattern": spec.landing_pattern,
+        "null_values": list(spec.null_values),
+        "target": {"column": spec.target.column, "positive": spec.target.positive},
+        "columns": [column(c) for c in spec.columns],
+        "numeric_features": list(spec.numeric_features),
+        "categorical_features": list(spec.categorical_features),
+        "derive": spec.derive,
+        "exclude": list(spec.exclude),
+        "segments": [
+            {
+                "name": s.name,
+                "column": s.column,
+                "bins": list(s.bins) if s.bins else None,
+                "labels": list(s.labels) if s.labels else None,
+            }
+            for s in spec.segments
+        ],
+        "derived": [column(c) for c in spec.derived],
+        "path": str(spec.path),
+        "prefix": spec.prefix,
+    }
+
+
+def spec_from_dict(data: dict[str, Any]) -> DatasetSpec:
+    """The inverse of :func:`spec_to_dict` (no re-check: the dict came from a checked spec)."""
+
+    def column(raw: dict[str, Any]) -> ColumnSpec:
+        values = raw.get("values")
+        return ColumnSpec(**{**raw, "values": tuple(values) if values is not None else None})
+
+    path = Path(data["path"])
+    derive = data.get("derive")
+    if derive:
+        # A derive module beside the spec file is found the way load_spec finds it.
+        _import_derive(derive, path)
+    return DatasetSpec(
+        name=data["name"],
+        entity=data["entity"],
+        id_column=data["id_column"],
+        date_column=data["date_column"],
+        landing_pattern=data["landing_pattern"],
+        null_values=tuple(data["null_values"]),
+        target=TargetSpec(**data["target"]),
+        columns=tuple(column(c) for c in data["columns"]),
+        numeric_features=tuple(data["numeric_features"]),
+        categorical_features=tuple(data["categorical_features"]),
+        derive=derive,
+        exclude=tuple(data["exclude"]),
+        segments=tuple(
+            SegmentSpec(
+                name=s["name"],
+                column=s["column"],
+                bins=tuple(s["bins"]) if s.get("bins") else None,
+                labels=tuple(s["labels"]) if s.get("labels") else None,
+            )
+            for s in data["segments"]
+        ),
+        derived=tuple(column(c) for c in data["derived"]),
+        path=path,
+        prefix=data.get("prefix"),
+    )

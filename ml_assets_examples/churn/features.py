@@ -35,3 +35,13 @@ def derive(rows: pd.DataFrame) -> pd.DataFrame:
         },
         index=rows.index,
     )
+
+
+def restore_landing(features: pd.DataFrame) -> pd.DataFrame:
+    """The landing column the feature table does not carry (signup_date, from tenure_days):
+    with the copied columns, rows that :func:`derive` maps back to ``features``."""
+    snapshot_date = pd.to_datetime(features["snapshot_date"])
+    return pd.DataFrame(
+        {"signup_date": snapshot_date - pd.to_timedelta(features["tenure_days"], unit="D")},
+        index=features.index,
+    )
