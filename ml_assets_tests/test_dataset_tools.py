@@ -348,10 +348,22 @@ def test_check_reports_each_problem(tmp_path, table_csv, capsys, monkeypatch):
 
         return edit
 
+    # Landing files that break the spec: one line per file, naming column, rule and count.
+    narrow = tmp_path / "narrow.spec.yaml"
+    narrow.write_text(spec_path.read_text())
+    _spec_with(narrow, lambda data: data["columns"]["color"].update(values=["blue", "green"]))
+    assert main(["check", "--spec", str(narrow), "--landing-dir", str(full)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == DAYS
+    for line, day in zip(lines, sorted(table["day"].unique()), strict=True):
+        reds = int(((table["day"] == day) & (table["color"] == "red")).sum())
+        assert f"orders_{day}.csv: column color breaks rule 'isin" in line
+        assert f"in {reds} rows" in line
+
     derived_spec = tmp_path / "derived.spec.yaml"
     for function, expected in (
-        ("derive", "raised KeyError: 'colour' on the first 5 rows of orders_2025-03-01.csv"),
-        ("derive_short", "did not return the column(s) visits_per_amount"),
+        ("derive", "raised KeyError: 'colour'"),
+        ("derive_short", "did not return the derived column(s) visits_per_amount"),
     ):
         derived_spec.write_text(spec_path.read_text())
         _spec_with(derived_spec, with_derive(function))
@@ -359,6 +371,7 @@ def test_check_reports_each_problem(tmp_path, table_csv, capsys, monkeypatch):
         lines = capsys.readouterr().out.splitlines()
         assert code == 1 and len(lines) == 1, lines
         assert "features.derive" in lines[0] and expected in lines[0]
+        assert "the first 5 rows of orders_2025-03-01.csv" in lines[0]
 
 
 def _rdataset(name: str) -> pd.DataFrame:

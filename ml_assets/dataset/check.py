@@ -2,158 +2,95 @@
 
 The spec's problems (unknown keys, features that are not columns, a derive function that
 cannot be imported, ...) come from :func:`ml_assets.dataset.spec.spec_problems`. With landing
-files present under the data folder, this adds: landing files whose header is not the spec's
-columns, a target value that never occurs (or a third value), and a derive function that
-raises, returns the wrong shape or misses a declared column on a sample of real rows.
+files present under the data folder, this adds what ingest would meet: every landing file
+read by the pipeline's own parser (a file that breaks the spec: one line naming the file,
+column, rule and count), a target value that never occurs, and the feature table built from
+a few real rows with and without the target (a derive function that raises, returns the
+wrong shape or misses a declared column).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 SAMPLE_ROWS = 5
+MAX_FILE_LINES = 10
+PROGRESS_SECONDS = 2.0
 
 
-def landing_files(spec, landing_dir: Path) -> list[Path]:
-    """The spec's landing files in ``landing_dir`` (CSV wins when a day has both)."""
-    if not landing_dir.is_dir():
-        return []
-    by_day: dict[str, Path] = {}
-    for path in sorted(landing_dir.iterdir()):
-        match = spec.landing_regex.fullmatch(path.name)
-        if match and path.is_file() and (match.group(1) not in by_day or match.group(2) == "csv"):
-            by_day[match.group(1)] = path
-    return [by_day[d] for d in sorted(by_day)]
+def _load_all(
+    spec, landing_dir: Path, say: Callable[[str], None]
+) -> tuple[list[tuple[str, pd.DataFrame]], list[str], int]:
+    """Every landing file through the pipeline's parser: ((name, rows) pairs, problems, count)."""
+    from ml_assets.landing import LandingFileError, list_landing_files, load_landing_file
 
-
-def _read(path: Path, spec, columns: list[str] | None = None, rows: int | None = None):
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path, columns=columns)
-        return frame.head(rows) if rows else frame
-    return pd.read_csv(
-        path,
-        usecols=columns,
-        nrows=rows,
-        dtype=str,
-        keep_default_na=False,
-        na_values=list(spec.null_values) or [""],
-    )
-
-
-def _typed(frame: pd.DataFrame, spec) -> pd.DataFrame:
-    """Landing text typed as the spec says, as the derive function receives it."""
-    out = frame.copy()
-    for col in spec.columns:
-        if col.name not in out:
-            continue
-        series = out[col.name]
-        if col.type == "date":
-            out[col.name] = pd.to_datetime(series, errors="coerce")
-        elif col.type == "int":
-            out[col.name] = pd.to_numeric(series, errors="coerce").astype("Int64")
-        elif col.type == "float":
-            out[col.name] = pd.to_numeric(series, errors="coerce").astype("float64")
-        elif col.type == "bool":
-            text = series.astype("string").str.strip().str.lower()
-            out[col.name] = text.isin(["true", "t", "1", "yes", "y"]).astype(bool)
-        else:
-            out[col.name] = series.astype("string")
-    return out
-
-
-def _header_problems(spec, files: list[Path]) -> list[str]:
-    problems = []
-    expected = spec.landing_columns
-    wrong = []
-    for path in files:
-        got = list(_read(path, spec, rows=0).columns)
-        if got != expected:
-            wrong.append((path, got))
-    if wrong:
-        path, got = wrong[0]
-        missing = [c for c in expected if c not in got]
-        extra = [c for c in got if c not in expected]
-        detail = (
-            f"missing {', '.join(missing)}" if missing else "",
-            f"unexpected {', '.join(extra)}" if extra else "",
-        )
-        what = "; ".join(d for d in detail if d) or "columns out of order"
-        problems.append(
-            f"{spec.path}: columns: {len(wrong)} of {len(files)} landing files do not have the "
-            f"spec's columns in order (first: {path.name}: {what}); land the files again with "
-            "`ml-assets land`, or change the spec's columns."
-        )
-    return problems
-
-
-def _target_problems(spec, files: list[Path], landing_dir: Path) -> list[str]:
-    from ml_assets.dataset.spec import TargetValueError, target_to_event
-
-    target = spec.target.column
-    parts = []
-    for path in files:
+    files = list_landing_files(landing_dir, spec)
+    loaded: list[tuple[str, pd.DataFrame]] = []
+    broken: list[str] = []
+    last = time.monotonic()
+    for number, landing_file in enumerate(files, start=1):
         try:
-            parts.append(_read(path, spec, columns=[target])[target])
-        except (ValueError, KeyError):
-            continue  # reported by the header check
-    if not parts:
-        return []
-    labels = pd.concat(parts, ignore_index=True)
-    try:
-        events = target_to_event(labels, spec)
-    except TargetValueError as exc:
-        return [
-            f"{spec.path}: target: {exc} (in the landing files under {landing_dir}); a third "
-            "value is refused at ingest."
-        ]
-    known = events.dropna()
+            loaded.append((landing_file.path.name, load_landing_file(landing_file, spec)))
+        except LandingFileError as exc:
+            broken.append(f"{landing_dir}/{exc}")
+        if time.monotonic() - last >= PROGRESS_SECONDS and number < len(files):
+            say(f"... read {number}/{len(files)} landing files")
+            last = time.monotonic()
+    problems = broken[:MAX_FILE_LINES]
+    if len(broken) > MAX_FILE_LINES:
+        problems.append(
+            f"{landing_dir}: {len(broken) - MAX_FILE_LINES} more of the {len(files)} landing "
+            "files break the spec (the first are above); fix the spec or the files and check "
+            "again."
+        )
+    return loaded, problems, len(files)
+
+
+def _target_problems(spec, frames: list[pd.DataFrame], files: int, landing_dir: Path):
+    # The landing parser has already turned the labels into events (1, 0, missing).
+    known = pd.concat([f[spec.target.column] for f in frames], ignore_index=True).dropna()
+    declared = spec.column(spec.target.column).values or ()
+    others = [str(v) for v in declared if str(v) != str(spec.target.positive)]
+    other = "the other value" + (f" {others[0]!r}" if len(others) == 1 else "")
     problems = []
-    for event, what in ((1, f"the positive value {spec.target.positive!r}"), (0, "the other")):
+    for event, what in ((1, f"the positive value {spec.target.positive!r}"), (0, other)):
         if not (known == event).any():
             problems.append(
                 f"{spec.path}: target.positive: {what} never occurs in the {len(known)} "
-                f"labelled rows of the {len(files)} landing files under {landing_dir}; a model "
+                f"labelled rows of the {files} landing files under {landing_dir}; a model "
                 "needs both values. Set target.positive to the event's value as written in the "
                 "files, or land rows with both outcomes."
             )
     return problems
 
 
-def _derive_problems(spec, files: list[Path]) -> list[str]:
-    if not spec.derive or not files:
-        return []
-    function = spec.derive_function()
-    sample = _typed(_read(files[0], spec, rows=SAMPLE_ROWS), spec)
-    where = f"on the first {len(sample)} rows of {files[0].name}"
-    try:
-        derived = function(sample.drop(columns=[spec.target.column], errors="ignore"))
-    except Exception as exc:  # whatever the user's function raises is reported
-        return [
-            f"{spec.path}: features.derive: {spec.derive} raised {type(exc).__name__}: {exc} "
-            f"{where}; fix the function (it receives the landing columns, typed, without the "
-            "target)."
-        ]
-    if not isinstance(derived, pd.DataFrame) or len(derived) != len(sample):
-        return [
-            f"{spec.path}: features.derive: {spec.derive} returned {type(derived).__name__} "
-            f"{where}, not a DataFrame with one row per input row; make it return one."
-        ]
-    needed = [c.name for c in spec.derived] + [
-        f for f in spec.model_features if f not in spec.landing_columns
-    ]
-    absent = sorted({c for c in needed if c not in derived.columns})
-    if absent:
-        return [
-            f"{spec.path}: features.derive: {spec.derive} did not return the column(s) "
-            f"{', '.join(absent)} {where} (declared under derived: or used as features); make "
-            "it return them or remove them from the spec."
-        ]
+def _feature_problems(spec, name: str, rows: pd.DataFrame) -> list[str]:
+    """Build the feature table of a few real rows, with and without the target (as served)."""
+    from ml_assets.features import FeatureError, build_features
+
+    sample = rows.head(SAMPLE_ROWS)
+    where = f"on the first {len(sample)} rows of {name}"
+    for frame in (sample, sample.drop(columns=[spec.target.column])):
+        try:
+            build_features(frame, spec)
+        except FeatureError as exc:
+            return [f"{exc} (checked {where})"]
+        except Exception as exc:  # a derived feature missing, a type that does not convert
+            return [
+                f"{spec.path}: features: building the feature table {where} failed with "
+                f"{type(exc).__name__}: {exc}; make features.derive return every derived "
+                "feature, with the declared types."
+            ]
     return []
 
 
-def check_spec(path: str | Path, landing_dir: Path) -> tuple[list[str], list[str]]:
+def check_spec(
+    path: str | Path, landing_dir: Path, say: Callable[[str], None] = print
+) -> tuple[list[str], list[str]]:
     """(problems, notes) for `ml-assets check`: one line per problem."""
     from ml_assets.dataset.spec import SpecError, load_spec, spec_problems
 
@@ -164,15 +101,14 @@ def check_spec(path: str | Path, landing_dir: Path) -> tuple[list[str], list[str
         spec = load_spec(path)
     except SpecError as exc:
         return exc.problems, []
-    files = landing_files(spec, landing_dir)
-    if not files:
+    loaded, problems, count = _load_all(spec, landing_dir, say)
+    if count == 0:
         return [], [
             f"no landing files matching {spec.landing_pattern} under {landing_dir}; the checks "
-            "on data (target values, derive function) were skipped. Run `ml-assets land` first "
-            "to include them."
+            "on data (files against the spec, target values, derive function) were skipped. "
+            "Run `ml-assets land` first to include them."
         ]
-    problems = _header_problems(spec, files)
-    problems += _target_problems(spec, files, landing_dir)
-    problems += _derive_problems(spec, files)
-    notes = [f"read {len(files)} landing files under {landing_dir}"]
-    return problems, notes
+    if loaded:
+        problems += _target_problems(spec, [f for _, f in loaded], count, landing_dir)
+        problems += _feature_problems(spec, *loaded[0])
+    return problems, [f"read {count} landing files under {landing_dir}"]

@@ -188,7 +188,9 @@ def check_main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     landing_dir = args.landing_dir or settings.landing_dir()
-    problems, notes = check_spec(args.spec, landing_dir)
+    problems, notes = check_spec(
+        args.spec, landing_dir, say=lambda line: print(line, file=sys.stderr, flush=True)
+    )
     for line in problems:
         print(line)
     for line in notes:
