@@ -455,3 +455,12 @@ def test_timestamps_land_as_their_day(tmp_path, capsys):
     for day, count in table["created_at"].dt.date.value_counts().items():
         rows = pd.read_csv(landing / f"events_{day}.csv", dtype=str)
         assert len(rows) == count and (rows["created_at"] == day.isoformat()).all()
+
+
+def test_suggested_spread_matches_the_drift_rule():
+    from ml_assets.dataset.infer import DRIFT_MIN_ROWS, suggested_days
+    from ml_assets.drift import DriftRules
+
+    assert DriftRules().min_rows == DRIFT_MIN_ROWS
+    assert [suggested_days(n) for n in (1319, 4454, 10_000, 336_776)] == [14, 29, 60, 60]
+    assert 4454 // suggested_days(4454) >= DRIFT_MIN_ROWS

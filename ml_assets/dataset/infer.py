@@ -46,6 +46,9 @@ MAX_CATEGORIES = 200
 MIN_ROWS_PER_CATEGORY = 5
 ADDED_ID_COLUMN = "row_id"
 ADDED_DATE_COLUMN = "snapshot_date"
+# The drift rule's default minimum of rows a day (drift.DriftRules.min_rows; a test keeps the
+# two equal, and this module stays free of the pipeline's imports).
+DRIFT_MIN_ROWS = 100
 _POSITIVE_WORDS = ("1", "true", "t", "yes", "y", "positive", "pos")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
@@ -729,6 +732,11 @@ def render_spec(spec: InferredSpec) -> str:
     return "\n".join(out) + "\n"
 
 
+def suggested_days(rows: int) -> int:
+    """Days to spread a table without dates over: about 150 rows a day, 14 to 60 days."""
+    return max(14, min(60, rows // 150))
+
+
 def review_lines(spec: InferredSpec, out: Path) -> list[str]:
     """What `ml-assets init` prints after writing the spec."""
     lines = [f"wrote {out} ({len(spec.columns)} columns, {spec.rows} rows read)."]
@@ -742,6 +750,12 @@ def review_lines(spec: InferredSpec, out: Path) -> list[str]:
     )
     land = f"ml-assets land --from {spec.source} --spec {out}"
     if any(g.added and g.role == "date" for g in spec.columns):
-        land += " --days 60 --start 2025-01-01"
+        days = suggested_days(spec.rows)
+        land += f" --days {days} --start 2025-01-01"
+        lines.append(
+            f"note: {days} days of about {spec.rows // days} rows suggested: the drift report "
+            f"decides only on days with at least {DRIFT_MIN_ROWS} rows, training takes the "
+            "last 30 days, and `make run` leaves the last 7 days to the sensors."
+        )
     lines.append(f"next: ml-assets check --spec {out}; then {land}")
     return lines

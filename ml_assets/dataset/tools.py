@@ -144,6 +144,7 @@ def land_main(argv: list[str]) -> int:
         print(line)
     for line in _calendar_notes(summary, settings):
         print(f"note: {line}")
+    print(f"next: ml-assets check --spec {args.spec} --landing-dir {landing_dir}")
     return 0
 
 
@@ -160,6 +161,14 @@ def _calendar_notes(summary, settings) -> list[str]:
         notes.append(
             f"the first day, {summary.first_day}, is before the first daily partition {start}; "
             f"set ML_ASSETS_PARTITIONS_START={summary.first_day} for `make run` and the UI."
+        )
+    from ml_assets.dataset.infer import DRIFT_MIN_ROWS
+
+    rows = summary.rows_written + summary.rows_skipped
+    if rows / summary.days < DRIFT_MIN_ROWS:
+        notes.append(
+            f"about {rows // summary.days} rows a day: the drift report decides only on days "
+            f"with at least {DRIFT_MIN_ROWS} rows; fewer --days give fuller days."
         )
     if summary.last_day > dt.date.today():
         notes.append(
