@@ -464,3 +464,32 @@ def test_suggested_spread_matches_the_drift_rule():
     assert DriftRules().min_rows == DRIFT_MIN_ROWS
     assert [suggested_days(n) for n in (1319, 4454, 10_000, 336_776)] == [14, 29, 60, 60]
     assert 4454 // suggested_days(4454) >= DRIFT_MIN_ROWS
+
+
+def test_a_landed_table_with_missing_categories_trains_and_scores(tmp_path, capsys):
+    """Landed, parsed, featurized and fitted with the pipeline's own functions: a category
+    column with empty values (as in real tables) is a category of its own, not an error."""
+    from ml_assets.evaluation import roc_auc
+    from ml_assets.features import build_features
+    from ml_assets.landing import list_landing_files, load_landing_file
+    from ml_assets.modelling import ModelParams, predict_from_features, train_model
+
+    table = _table(1600)
+    table.loc[table.index % 7 == 0, "color"] = np.nan
+    source = tmp_path / "gaps.csv"
+    table.to_csv(source, index=False)
+    code, spec_path = _init(tmp_path, source, out_name="gaps.spec.yaml")
+    spec = load_spec(spec_path)
+    assert code == 0 and spec.column("color").nullable and "color" in spec.categorical_features
+    landing = tmp_path / "landing"
+    land = ["land", "--from", str(source), "--spec", str(spec_path)]
+    assert main([*land, "--landing-dir", str(landing)]) == 0
+    rows = pd.concat(
+        [load_landing_file(f, spec) for f in list_landing_files(landing, spec)], ignore_index=True
+    )
+    features = build_features(rows, spec)
+    train, test = features.iloc[:1200], features.iloc[1200:]
+    model = train_model(train, ModelParams(max_iter=30), spec=spec)
+    proba = predict_from_features(model.pipeline, test)
+    y = test[spec.target.column].astype(int).to_numpy()
+    assert np.isfinite(proba).all() and roc_auc(y, proba) > 0.6
