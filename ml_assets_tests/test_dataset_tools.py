@@ -493,3 +493,26 @@ def test_a_landed_table_with_missing_categories_trains_and_scores(tmp_path, caps
     proba = predict_from_features(model.pipeline, test)
     y = test[spec.target.column].astype(int).to_numpy()
     assert np.isfinite(proba).all() and roc_auc(y, proba) > 0.6
+
+
+def test_column_names_become_warehouse_names(tmp_path, capsys):
+    """Upper case, dots and SQL reserved words (R tables have all three) are renamed by init
+    and land alike; the warehouse accepts only lower-case identifiers."""
+    from ml_assets.warehouse import check_identifier
+
+    table = _table(600).rename(
+        columns={"amount": "Amount.Paid", "visits": "order", "outcome": "Outcome"}
+    )
+    source = tmp_path / "Shop Orders.csv"
+    table.to_csv(source, index=False)
+    out = tmp_path / "shop.spec.yaml"
+    assert main(["init", "--from", str(source), "--target", "Outcome", "--out", str(out)]) == 0
+    assert "Amount.Paid -> amount_paid" in capsys.readouterr().out
+    spec = load_spec(out)
+    assert spec.name == "shop_orders" and spec.target.column == "outcome"
+    assert {"amount_paid", "order_", "outcome"} <= set(spec.landing_columns)
+    assert all(check_identifier(c) == c for c in spec.landing_columns)
+    landing = tmp_path / "landing"
+    land = ["land", "--from", str(source), "--spec", str(out), "--landing-dir", str(landing)]
+    assert main(land) == 0
+    assert list(_landed(landing).columns) == spec.landing_columns

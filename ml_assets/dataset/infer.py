@@ -32,6 +32,7 @@ Choices, stated once:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -124,17 +125,36 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if duplicated:
         raise TableError(
             f"{path}: column name(s) {', '.join(duplicated)} appear more than once (after "
-            "replacing characters other than letters, digits and _ by _). Rename them so that "
-            "each column has its own name."
+            "writing the names in lower-case snake case). Rename them so that each column has "
+            "its own name."
         )
-    return frame.set_axis(keys, axis=1)
+    renamed = {str(c): k for c, k in zip(frame.columns, keys, strict=True) if str(c) != k}
+    frame = frame.set_axis(keys, axis=1)
+    frame.attrs["renamed"] = renamed
+    return frame
+
+
+@functools.cache
+def _reserved_words() -> frozenset[str]:
+    """DuckDB's reserved keywords: a column named so would break the warehouse's SQL."""
+    import duckdb
+
+    rows = duckdb.sql(
+        "select keyword_name from duckdb_keywords() where keyword_category = 'reserved'"
+    ).fetchall()
+    return frozenset(r[0] for r in rows)
 
 
 def column_key(name: str) -> str:
-    """A column name as a spec writes it: letters, digits and underscores (``Sepal.Length``
-    becomes ``Sepal_Length``); `ml-assets land` renames the table's columns the same way."""
-    key = re.sub(r"[^A-Za-z0-9_]", "_", str(name))
-    return key if key and not key[0].isdigit() else f"c_{key}"
+    """A column name as a spec writes it: lower-case snake case of letters, digits and
+    underscores (``Sepal.Length`` -> ``sepal_length``, ``personSearch`` -> ``person_search``;
+    a SQL reserved word such as ``order`` gets a trailing ``_``), which is what the warehouse
+    accepts. `ml-assets land` renames the table's columns the same way."""
+    key = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name))
+    key = re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_").lower() or "column"
+    if key[0].isdigit():
+        key = f"c_{key}"
+    return f"{key}_" if key in _reserved_words() else key
 
 
 def spec_name(path: Path) -> str:
@@ -471,6 +491,14 @@ def infer_spec(
     }
     warnings: list[str] = []
     notes: list[str] = []
+    renamed = frame.attrs.get("renamed") or {}
+    if renamed:
+        shown = ", ".join(f"{a} -> {b}" for a, b in list(renamed.items())[:8])
+        more = f" and {len(renamed) - 8} more" if len(renamed) > 8 else ""
+        notes.append(
+            f"columns named as the warehouse accepts them (lower-case snake case): {shown}"
+            f"{more}; `ml-assets land` renames the table's columns the same way."
+        )
 
     if date_column is not None:
         parsed, _ = _as_dates(frame[date_column])

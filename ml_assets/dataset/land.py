@@ -143,10 +143,15 @@ def prepare_landing_rows(
     """
     source = Path(source)
     notes: list[str] = []
+    # read_table already names columns as specs do; a frame given directly is renamed here.
     renamed = {c: column_key(c) for c in frame.columns if c not in spec.landing_columns}
     renamed = {c: k for c, k in renamed.items() if k in spec.landing_columns and k != c}
+    frame = frame.rename(columns=renamed)
+    renamed = {**(frame.attrs.get("renamed") or {}), **renamed}
+    renamed = {c: k for c, k in renamed.items() if k in spec.landing_columns}
     if renamed:
-        frame = frame.rename(columns=renamed)
+        shown = ", ".join(f"{a} -> {b}" for a, b in list(renamed.items())[:8])
+        notes.append(f"renamed to the spec's column names: {shown}")
     landing = spec.landing_columns
     missing = [c for c in landing if c not in frame.columns]
     added = [c for c in missing if c in (spec.id_column, spec.date_column)]
