@@ -132,6 +132,8 @@ def test_leak_warning_matches_sklearn(tmp_path, table_csv, capsys):
 def test_init_from_parquet_guesses_positive_and_adds_id(tmp_path):
     table = _table(600).drop(columns=["customer_ref", "day", "comment"])
     table["outcome"] = (table["outcome"] == "Yes").astype(int)
+    table["visits"] = table["visits"].astype("Int64")
+    table.loc[::9, "visits"] = pd.NA  # whole numbers with gaps
     source = tmp_path / "plain.parquet"
     table.to_parquet(source)
     code, out = _init(tmp_path, source, out_name="plain.spec.yaml")
@@ -140,6 +142,8 @@ def test_init_from_parquet_guesses_positive_and_adds_id(tmp_path):
     assert spec.target.positive == 1
     assert spec.id_column == "row_id" and spec.date_column == "snapshot_date"
     assert spec.landing_columns[:2] == ["row_id", "snapshot_date"]
+    # MLflow's signature cannot hold a missing integer: such a column is a float.
+    assert spec.column("visits").type == "float" and spec.column("visits").nullable
 
 
 def test_init_never_overwrites_without_force(tmp_path, table_csv, capsys):

@@ -23,6 +23,8 @@ Choices, stated once:
   warning: such a column is usually known only after the outcome. From :data:`STRONG_AUC`
   on, a column is kept but gets a warning to check when it is known.
 - **Constant** columns carry no information: excluded, with a warning.
+- **Whole numbers with gaps are floats**: the served model's signature cannot hold a missing
+  integer, and pandas reads such a column as float anyway.
 - **Id**: the given ``--id``, else a column unique per row (or per date), names with ``id``
   first; with none, ``ml-assets land`` adds ``row_id`` (the row's number in the table).
 - **Date**: the given ``--date``, else a column of dates (most rows per date first); with
@@ -271,11 +273,16 @@ def _guess_column(name: str, series: pd.Series) -> ColumnGuess:
         return ColumnGuess(name, "bool", {"type": "bool", **rules}, "; ".join(notes))
     if pd.api.types.is_numeric_dtype(series):
         integer = pd.api.types.is_integer_dtype(series) or _is_integral(present)
-        kind = "int" if integer else "float"
         low, high = float(present.min()), float(present.max())
         lower, upper = widened_bounds(low, high, integer)
-        rules.update({"min": _number(lower, integer), "max": _number(upper, integer)})
         notes.insert(0, f"observed {_observed(low, integer)} .. {_observed(high, integer)}")
+        if integer and nulls:
+            # The served model's signature (MLflow) holds no missing integers: whole numbers
+            # with gaps are floats, as pandas reads them anyway.
+            integer = False
+            notes.insert(1, "whole numbers with gaps: float")
+        kind = "int" if integer else "float"
+        rules.update({"min": _number(lower, integer), "max": _number(upper, integer)})
         return ColumnGuess(name, kind, {"type": kind, **rules}, "; ".join(notes))
     parsed, has_time = _as_dates(series)
     if parsed is not None:
