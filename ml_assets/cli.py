@@ -1,4 +1,5 @@
-"""The `ml-assets` command: `generate` landing data, run the `demo` lifecycle, trace a
+"""The `ml-assets` command: `init` a dataset spec from a table, `land` a table as daily
+files, `check` a spec, `generate` landing data, run the `demo` lifecycle, trace a
 prediction's `lineage`, `rollback` the champion."""
 
 from __future__ import annotations
@@ -7,6 +8,9 @@ import sys
 
 GENERATOR_MODULE = "ml_assets_examples.churn.generator"
 COMMANDS = {
+    "init": "infer a dataset spec from a CSV or Parquet table, for you to review",
+    "land": "write a table as daily landing files in a spec's pattern (never overwrites)",
+    "check": "validate a dataset spec, and its landing files when there are some",
     "generate": "write the churn example's synthetic daily landing files and their ground truth",
     "demo": "run the whole lifecycle on the landing folder with the Dagster daemon",
     "rollback": "make the previous champion the champion again (logged in registry.promotion_log)",
@@ -26,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     command, rest = argv[0], argv[1:]
+    if command in ("init", "land", "check"):
+        from ml_assets.dataset import tools
+
+        return getattr(tools, f"{command}_main")(rest)
     if command == "generate":
         import importlib
 

@@ -78,7 +78,11 @@ def derived_columns(rows: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 def _typed(values: pd.Series, spec: DatasetSpec, name: str) -> pd.Series:
     col = spec.column(name)
     if name == spec.id_column or col.type in ("string", "category"):
-        return values.astype(str) if not col.nullable else values.astype(object)
+        if not col.nullable:
+            return values.astype(str)
+        # Missing as None, as DuckDB returns it: sklearn's encoders take None or NaN as a
+        # category of its own but fail on pandas' NA.
+        return values.astype(object).where(values.notna(), None)
     if col.type == "date":
         return pd.to_datetime(values)
     if col.type == "bool":

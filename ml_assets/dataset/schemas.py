@@ -47,9 +47,10 @@ def _field(col: ColumnSpec, in_features: bool) -> Any:
     if col.max is not None:
         kwargs["le"] = col.max
     if col.values is not None:
-        kwargs["isin"] = (
-            tuple(col.values) if col.type in ("string", "category") else list(col.values)
-        )
+        # A one-value tuple would reach pandera's isin as its single string argument (so
+        # "EU" allowed only "E" and "U"); one value goes as a list.
+        text = col.type in ("string", "category") and len(col.values) > 1
+        kwargs["isin"] = tuple(col.values) if text else list(col.values)
     if col.type == "bool" and in_features:
         kwargs["isin"] = [0, 1]
     return pa.Field(**kwargs)
