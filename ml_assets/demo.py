@@ -181,6 +181,29 @@ def train_first_model(instance, loc: Location) -> None:
     )
 
 
+# Runs this command executes in its own process (the daemon's runs have their own workers).
+IN_PROCESS_TRIGGERS = ("demo_history", "demo_bootstrap", "replay")
+
+
+def fail_interrupted_runs(instance) -> int:
+    """Mark as failed the runs an interrupted demo left started in its own process: that
+    process is gone, so they never finish, and the wait for a quiet instance would wait on
+    them forever. Returns how many were marked."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    statuses = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED]
+    marked = 0
+    for trigger in IN_PROCESS_TRIGGERS:
+        for record in instance.get_run_records(
+            RunsFilter(statuses=statuses, tags={"ml_assets/trigger": trigger})
+        ):
+            instance.report_run_failed(
+                record.dagster_run, "an earlier ml-assets demo stopped while running it"
+            )
+            marked += 1
+    return marked
+
+
 def landing_state(files) -> dict[str, float]:
     """Each landing file's name and modification time: what landing_sensor decides on."""
     return {f.path.name: f.path.stat().st_mtime for f in files}
@@ -258,6 +281,9 @@ def run_daemon_until_quiet(
 
     env = dict(os.environ)
     env.setdefault("ML_ASSETS_SENSOR_INTERVAL", "5")
+    # Launching a run asks the code server over gRPC, 60 s by default; on a loaded machine a
+    # fresh code server takes longer than that and the run fails without starting.
+    env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "600")
     daemon = shutil.which("dagster-daemon", path=str(Path(sys.executable).parent))
     if daemon is None:
         raise SystemExit("dagster-daemon is not installed in this environment; run `make venv`.")
@@ -617,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("once")
         try:
             instance = _instance()
+            if fail_interrupted_runs(instance):
+                _say("marked the runs of an interrupted demo as failed; going on from there")
             expected = {d.isoformat() for d in history + live + replay}
             if source is not None:
                 released = release(source, loc, history + live)
