@@ -15,8 +15,14 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_NATIVE_TLS ?= 1
-export DAGSTER_HOME ?= $(CURDIR)/dagster_home
-MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/data/mlflow/mlflow.db)
+# The data folder (ML_ASSETS_DATA_DIR, relative to here) holds the warehouse and the MLflow
+# store; a dataset with its own data folder also gets its own Dagster instance there, so its
+# runs and sensor cursors never mix with the churn example's in dagster_home/.
+DATA_DIR := $(abspath $(or $(ML_ASSETS_DATA_DIR),data))
+export DAGSTER_HOME ?= $(if $(ML_ASSETS_DATA_DIR),$(DATA_DIR)/dagster_home,$(CURDIR)/dagster_home)
+MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(DATA_DIR)/mlflow/mlflow.db)
+# The registered model of the active dataset spec (ML_ASSETS_DATASET; default churn_model).
+MODEL_NAME = $(shell $(BIN)/python -c "from ml_assets.dataset import active_spec; print(active_spec().names.model_name)")
 UI_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 export MLFLOW_PORT
@@ -140,14 +146,14 @@ ui: venv instance
 	$(BIN)/dg dev -h 127.0.0.1 -p $(UI_PORT)
 
 mlflow-ui: venv
-	@mkdir -p data/mlflow
+	@mkdir -p "$(DATA_DIR)/mlflow"
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
 		$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_URI)" \
 		--host 127.0.0.1 --port $(MLFLOW_PORT) --workers $(MLFLOW_WORKERS)
 
 serve: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_URI)" $(BIN)/mlflow models serve \
-		-m models:/churn_model@champion --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
+		-m models:/$(MODEL_NAME)@champion --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
 
 rollback: venv
 	$(BIN)/ml-assets rollback
