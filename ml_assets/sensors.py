@@ -27,6 +27,7 @@ from dagster import (
 )
 
 from ml_assets import settings
+from ml_assets.dataset import DatasetSpec, active_spec
 from ml_assets.decisions import (
     DRIFT_EVENTS_PER_TICK,
     drift_event,
@@ -38,52 +39,65 @@ from ml_assets.decisions import (
 )
 from ml_assets.landing import list_landing_files
 
-RAW_KEY = AssetKey(["raw", "customer_snapshots"])
-DRIFT_KEY = AssetKey(["monitoring", "drift_report"])
-PREDICTIONS_KEY = AssetKey(["scoring", "churn_predictions"])
 RETRAIN_PRIORITY = "10"
 
 
-def build_landing_sensor(job: JobDefinition | Any, landing_dir: Path | None = None):
-    """The landing sensor for a target job (tests pass another folder)."""
+def _key(spec: DatasetSpec | None, role: str) -> AssetKey:
+    spec = spec if spec is not None else active_spec()
+    return AssetKey(list(spec.names.asset_keys[role]))
+
+
+def build_landing_sensor(
+    job: JobDefinition | Any,
+    landing_dir: Path | None = None,
+    spec: DatasetSpec | None = None,
+    partitions_start: dt.date | None = None,
+):
+    """The landing sensor of a dataset (default: the active spec, the settings' landing
+    folder and first partition) for its ingest job; tests pass another folder."""
+    spec = spec if spec is not None else active_spec()
+    raw_key = _key(spec, "raw")
 
     @sensor(
         name="landing_sensor",
         job=job,
         minimum_interval_seconds=settings.sensor_interval_seconds(),
         default_status=DefaultSensorStatus.RUNNING,
-        description="A new or rewritten landing file requests ingest_job for its day.",
+        description=(
+            f"A new or rewritten landing file ({spec.landing_pattern_text}) requests "
+            f"{job.name} for its day."
+        ),
     )
     def landing_sensor(context: SensorEvaluationContext):
         folder = landing_dir or settings.landing_dir()
-        files = list_landing_files(folder)
+        files = list_landing_files(folder, spec)
         cursor = read_landing_cursor(context.cursor)
         ingested = (
-            set(context.instance.get_materialized_partitions(RAW_KEY)) if cursor is None else set()
+            set(context.instance.get_materialized_partitions(raw_key)) if cursor is None else set()
         )
-        plan = plan_landing_runs(
+        decision = plan_landing_runs(
             files,
             cursor,
             ingested,
             time.time(),
-            settings.partitions_start(),
+            partitions_start or settings.partitions_start(),
             dt.date.today(),
             settle_seconds=settings.landing_settle_seconds(),
         )
-        for note in plan.notes:
+        for note in decision.notes:
             context.log.info(note)
         runs = [
             RunRequest(
                 run_key=run_key, partition_key=key, tags={"ml_assets/trigger": "landing_file"}
             )
-            for key, run_key in plan.requests
+            for key, run_key in decision.requests
         ]
         if not runs:
             return SensorResult(
                 skip_reason=SkipReason(f"No new landing files in {folder}"),
-                cursor=json.dumps(plan.cursor, sort_keys=True),
+                cursor=json.dumps(decision.cursor, sort_keys=True),
             )
-        return SensorResult(run_requests=runs, cursor=json.dumps(plan.cursor, sort_keys=True))
+        return SensorResult(run_requests=runs, cursor=json.dumps(decision.cursor, sort_keys=True))
 
     return landing_sensor
 
@@ -92,8 +106,8 @@ def read_drift_events(
     instance,
     after_storage_id: int,
     limit: int = DRIFT_EVENTS_PER_TICK,
-    drift_key: AssetKey = DRIFT_KEY,
-    predictions_key: AssetKey = PREDICTIONS_KEY,
+    drift_key: AssetKey | None = None,
+    predictions_key: AssetKey | None = None,
 ) -> list[dict]:
     """Drift evidence after a storage id, in event-log order, as plain dicts
     (:func:`ml_assets.decisions.drift_event`).
@@ -106,6 +120,8 @@ def read_drift_events(
     (:func:`ml_assets.decisions.merge_event_batches`).
     """
     batches = []
+    drift_key = drift_key or _key(None, "drift")
+    predictions_key = predictions_key or _key(None, "predictions")
     for kind, key in (("input", drift_key), ("performance", predictions_key)):
         result = instance.fetch_materializations(
             AssetRecordsFilter(asset_key=key, after_storage_id=after_storage_id or None),
@@ -128,8 +144,15 @@ def read_drift_events(
     return merge_event_batches(batches)
 
 
-def build_drift_sensor(job: JobDefinition | Any):
-    """The drift sensor for a target job (tests pass another)."""
+def build_drift_sensor(job: JobDefinition | Any, spec: DatasetSpec | None = None):
+    """The drift sensor of a dataset (default: the active spec) for its retrain job."""
+    spec = spec if spec is not None else active_spec()
+    names = spec.names
+    drift_key, predictions_key = _key(spec, "drift"), _key(spec, "predictions")
+    ops = {
+        "training_set_op": _key(spec, "training_set").to_python_identifier(),
+        "model_op": _key(spec, "model").to_python_identifier(),
+    }
 
     @sensor(
         name="drift_sensor",
@@ -137,21 +160,27 @@ def build_drift_sensor(job: JobDefinition | Any):
         minimum_interval_seconds=settings.sensor_interval_seconds(),
         default_status=DefaultSensorStatus.RUNNING,
         description=(
-            "Reads drift_report (input drift) and churn_predictions (performance drift) "
-            "materializations from the event log; a drift event requests one retrain_job run, "
-            "within a cooldown and a budget."
+            f"Reads {names.table(names.drift)} (input drift) and "
+            f"{names.table(names.predictions)} (performance drift) materializations from the "
+            f"event log; a drift event requests one {job.name} run, within a cooldown and a "
+            "budget."
         ),
     )
     def drift_sensor(context: SensorEvaluationContext):
         cursor = json.loads(context.cursor) if context.cursor else {}
-        events = read_drift_events(context.instance, int(cursor.get("storage_id", 0)))
-        plan = plan_drift_retrains(events, cursor, settings.retrain_policy())
-        for note in plan.notes:
+        events = read_drift_events(
+            context.instance,
+            int(cursor.get("storage_id", 0)),
+            drift_key=drift_key,
+            predictions_key=predictions_key,
+        )
+        decision = plan_drift_retrains(events, cursor, settings.retrain_policy())
+        for note in decision.notes:
             context.log.info(note)
         runs = [
             RunRequest(
                 run_key=req["run_key"],
-                run_config=retrain_run_config(req),
+                run_config=retrain_run_config(req, **ops),
                 tags={
                     "ml_assets/trigger": "drift",
                     "ml_assets/drift_kind": req["kind"],
@@ -163,17 +192,17 @@ def build_drift_sensor(job: JobDefinition | Any):
                     "dagster/priority": RETRAIN_PRIORITY,
                 },
             )
-            for req in plan.requests
+            for req in decision.requests
         ]
-        for req in plan.requests:
+        for req in decision.requests:
             context.log.info(
                 f"Drift event on {req['partition']} ({req['drifted_features']}): "
                 "requesting retrain_job"
             )
         if not runs:
             return SensorResult(
-                skip_reason=SkipReason("No new drift event"), cursor=json.dumps(plan.cursor)
+                skip_reason=SkipReason("No new drift event"), cursor=json.dumps(decision.cursor)
             )
-        return SensorResult(run_requests=runs, cursor=json.dumps(plan.cursor))
+        return SensorResult(run_requests=runs, cursor=json.dumps(decision.cursor))
 
     return drift_sensor

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ml_assets.decisions import DEFAULT_SETTLE_SECONDS, RetrainPolicy
@@ -181,3 +182,41 @@ def mlflow_port() -> int:
 def ui_port() -> int:
     """UI_PORT: where `make ui` serves the Dagster UI (default 3000)."""
     return int(os.environ.get("UI_PORT", "3000"))
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Where one dataset's files live: landing folder, warehouse, MLflow store, and its
+    first daily partition."""
+
+    data_dir: Path
+    landing_dir: Path
+    duckdb_path: Path
+    mlflow_tracking_uri: str
+    mlflow_artifact_root: str
+    partitions_start: dt.date
+
+
+def data_paths(root: Path | None = None, start: dt.date | None = None) -> DataPaths:
+    """The default dataset's paths (the environment above), or, with ``root``, every file
+    of a dataset loaded beside it under that folder (its own landing folder, warehouse and
+    MLflow store, so two datasets never share a file). ``start`` overrides the first
+    partition."""
+    if root is None:
+        return DataPaths(
+            data_dir=data_dir(),
+            landing_dir=landing_dir(),
+            duckdb_path=duckdb_path(),
+            mlflow_tracking_uri=mlflow_tracking_uri(),
+            mlflow_artifact_root=mlflow_artifact_root(),
+            partitions_start=start or partitions_start(),
+        )
+    root = root if root.is_absolute() else PROJECT_ROOT / root
+    return DataPaths(
+        data_dir=root,
+        landing_dir=root / "landing",
+        duckdb_path=root / "warehouse.duckdb",
+        mlflow_tracking_uri=f"sqlite:///{(root / 'mlflow' / 'mlflow.db').as_posix()}",
+        mlflow_artifact_root=(root / "mlflow" / "artifacts").as_uri(),
+        partitions_start=start or partitions_start(),
+    )

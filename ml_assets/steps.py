@@ -11,6 +11,7 @@ UI renders specially; lists and dicts are JSON.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -23,40 +24,53 @@ import numpy as np
 import pandas as pd
 
 from ml_assets import lineage, promotion, registry, warehouse
+from ml_assets.dataset import DatasetSpec, active_spec
+from ml_assets.dataset import schemas as dataset_schemas
 from ml_assets.drift import DriftRules, build_reference_profile, compute_drift
 from ml_assets.evaluation import headline, metrics_table, segment_frame
-from ml_assets.features import (
-    MODEL_FEATURES,
-    SERVING_COLUMNS,
-    build_customer_features,
-    features_to_landing_rows,
-)
+from ml_assets.features import build_features as derive_features
+from ml_assets.features import features_to_landing_rows
 from ml_assets.gate import GateRules, decide_promotion, paired_auc_difference, segment_comparisons
 from ml_assets.modelling import (
     ModelParams,
     build_training_set,
     predict_from_features,
     search_space,
-    train_churn_model,
+    train_model,
 )
 from ml_assets.performance import PerformanceRules, performance_drift
 from ml_assets.registry import ModelRef
-from ml_assets.schemas import (
-    ChurnPredictions,
-    CustomerFeatures,
-    DriftReport,
-    EvaluationReport,
-    ReferenceProfileRow,
-    TrainingSet,
-)
+from ml_assets.schemas import EvaluationReport, ReferenceProfileRow
 from ml_assets.scoring import score_features
 
 SMOKE_ROWS = 50
-DATE = "snapshot_date"
-ID = "customer_id"
-TARGET = "churned"
-FEATURES_TABLE = "features.customer_features"
-TRAINING_TABLE = "training.training_set"
+
+
+@dataclass(frozen=True)
+class TableModels:
+    """The pandera models of one dataset's own tables (one object per spec, so a frame
+    validated in a step is recognised as validated by the asset's Dagster type)."""
+
+    raw: Any
+    features: Any
+    training: Any
+    predictions: Any
+    drift: Any
+
+
+@functools.cache
+def table_models(spec: DatasetSpec) -> TableModels:
+    return TableModels(
+        raw=dataset_schemas.raw_model(spec),
+        features=dataset_schemas.features_model(spec),
+        training=dataset_schemas.training_model(spec),
+        predictions=dataset_schemas.predictions_model(spec),
+        drift=dataset_schemas.drift_model(spec),
+    )
+
+
+def _spec(spec: DatasetSpec | None) -> DatasetSpec:
+    return spec if spec is not None else active_spec()
 
 
 class Markdown(str):
@@ -86,14 +100,19 @@ def _day(value: Any) -> str:
 # --------------------------------------------------------------------------- features
 
 
-def build_features(snapshots: pd.DataFrame) -> StepResult:
-    """Validated model features of validated landing rows."""
-    features = CustomerFeatures.validate(build_customer_features(snapshots))
+def build_features(snapshots: pd.DataFrame, spec: DatasetSpec | None = None) -> StepResult:
+    """Validated model features of validated landing rows (the spec's derive function adds
+    the derived columns)."""
+    spec = _spec(spec)
+    features = table_models(spec).features.validate(derive_features(snapshots, spec))
+    target = features[spec.target.column]
     return StepResult(
         features,
         {
-            "labelled_rows": int(features[TARGET].notna().sum()),
-            "new_customer_share": float(features["is_new_customer"].mean()),
+            "labelled_rows": int(target.notna().sum()),
+            f"{spec.name}_rate": float(target.astype("Float64").mean())
+            if target.notna().any()
+            else None,
         },
     )
 
@@ -101,7 +120,7 @@ def build_features(snapshots: pd.DataFrame) -> StepResult:
 # --------------------------------------------------------------------------- training set
 
 
-def data_version(frame: pd.DataFrame) -> str:
+def data_version(frame: pd.DataFrame, spec: DatasetSpec | None = None) -> str:
     """A short content hash of a frame, the same for equal data however it was read.
 
     Rows are sorted by day and id and columns brought to one representation (datetimes as
@@ -109,7 +128,8 @@ def data_version(frame: pd.DataFrame) -> str:
     step and the one read back from DuckDB (other datetime unit, nullable ints, any row
     order) hash alike, and anyone can recompute it from the stored table.
     """
-    keys = [c for c in (DATE, ID) if c in frame.columns]
+    spec = _spec(spec)
+    keys = [c for c in (spec.date_column, spec.id_column) if c in frame.columns]
     rows = frame.sort_values(keys, kind="stable") if keys else frame
     canonical = {}
     for name in rows.columns:
@@ -124,16 +144,20 @@ def data_version(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
 
 
-def read_training_window(database: str | Path, window_days: int) -> pd.DataFrame:
+def read_training_window(
+    database: str | Path, window_days: int, spec: DatasetSpec | None = None
+) -> pd.DataFrame:
     """The feature rows of the ``window_days`` most recent labelled days (only those days are
     read, not the whole features table)."""
+    spec = _spec(spec)
+    table, date, target = spec.names.features_table, spec.date_column, spec.target.column
     with warehouse.connect(database) as con:
         return con.execute(
             f"""
-            select * from {FEATURES_TABLE}
-            where {DATE} in (
-                select distinct {DATE} from {FEATURES_TABLE}
-                where {TARGET} is not null order by {DATE} desc limit ?
+            select * from {table}
+            where {date} in (
+                select distinct {date} from {table}
+                where {target} is not null order by {date} desc limit ?
             )
             """,
             [window_days],
@@ -157,14 +181,18 @@ def make_training_set(
     test_fraction: float,
     since: str | None = None,
     min_rows: int = 1000,
+    spec: DatasetSpec | None = None,
 ) -> StepResult:
     """The window's labelled rows with the train/test split by id hash; the value's content
     hash is ``metadata["data_version"]``."""
-    result = TrainingSet.validate(
-        build_training_set(features, window_days, test_fraction, since_date(since), min_rows)
+    spec = _spec(spec)
+    result = table_models(spec).training.validate(
+        build_training_set(
+            features, window_days, test_fraction, since_date(since), min_rows, spec=spec
+        )
     )
-    version = data_version(result)
-    days = result[DATE]
+    version = data_version(result, spec)
+    days = result[spec.date_column]
     return StepResult(
         result,
         {
@@ -174,16 +202,17 @@ def make_training_set(
             "day_list": sorted(str(d.date()) for d in days.unique()),
             "train_rows": int((result["split"] == "train").sum()),
             "test_rows": int((result["split"] == "test").sum()),
-            "churn_rate": float(result[TARGET].mean()),
+            f"{spec.name}_rate": float(result[spec.target.column].mean()),
             "data_version": version,
             "since": since or "",
         },
     )
 
 
-def read_test_split(database: str | Path) -> pd.DataFrame:
+def read_test_split(database: str | Path, spec: DatasetSpec | None = None) -> pd.DataFrame:
+    table = _spec(spec).names.training_table
     with warehouse.connect(database) as con:
-        return con.execute(f"select * from {TRAINING_TABLE} where split = 'test'").df()
+        return con.execute(f"select * from {table} where split = 'test'").df()
 
 
 # --------------------------------------------------------------------------- reference
@@ -208,32 +237,37 @@ def regime_start(requested: str | None, champion_profile: dict[str, Any] | None)
     return None
 
 
-def current_regime(tracking_uri: str, requested: str | None) -> str | None:
+def current_regime(
+    tracking_uri: str, requested: str | None, spec: DatasetSpec | None = None
+) -> str | None:
     """:func:`regime_start` with the champion's saved profile, when there is a champion."""
     if requested:
         return regime_start(requested, None)
-    champion = registry.alias_version(tracking_uri)
+    champion = registry.alias_version(tracking_uri, model_name=_spec(spec).names.model_name)
     if champion is None:
         return None
     return regime_start(None, registry.load_profile(tracking_uri, champion))
 
 
-def read_reference_rows(database: str | Path, start: dt.date, min_rows: int) -> pd.DataFrame:
+def read_reference_rows(
+    database: str | Path, start: dt.date, min_rows: int, spec: DatasetSpec | None = None
+) -> pd.DataFrame:
     """Every feature row from ``start`` to the newest day, labelled or not; when those hold
     fewer than ``min_rows`` rows, the most recent earlier days are added until they do."""
+    spec = _spec(spec)
+    table, date = spec.names.features_table, spec.date_column
     with warehouse.connect(database) as con:
         counts = con.execute(
-            f"select cast({DATE} as date) as day, count(*) as n from {FEATURES_TABLE} "
-            f"group by 1 order by 1"
+            f"select cast({date} as date) as day, count(*) as n from {table} group by 1 order by 1"
         ).df()
         if counts.empty:
-            return con.execute(f"select * from {FEATURES_TABLE} limit 0").df()
+            return con.execute(f"select * from {table} limit 0").df()
         days = [d.date() if hasattr(d, "date") else d for d in counts["day"]]
         first = next((i for i, d in enumerate(days) if d >= start), len(days) - 1)
         while first > 0 and int(counts["n"].iloc[first:].sum()) < min_rows:
             first -= 1
         return con.execute(
-            f"select * from {FEATURES_TABLE} where cast({DATE} as date) >= ?", [days[first]]
+            f"select * from {table} where cast({date} as date) >= ?", [days[first]]
         ).df()
 
 
@@ -242,6 +276,7 @@ def reference_profile(
     database: str | Path,
     regime: str | None,
     min_rows: int = MIN_REFERENCE_ROWS,
+    spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
     """The drift reference saved with a model.
 
@@ -252,17 +287,18 @@ def reference_profile(
     before it; a second, new shift still differs from it. The window's end is recorded too:
     drift_sensor never retrains for drift on a day the model was trained on.
     """
-    days = training_set[DATE]
+    spec = _spec(spec)
+    days = training_set[spec.date_column]
     window_start, window_end = days.min().date(), days.max().date()
     start = since_date(regime)
     if start is not None and start > window_start:
-        rows = read_reference_rows(database, start, min_rows)
+        rows = read_reference_rows(database, start, min_rows, spec)
         kind = "since the shift"
     else:
         rows, start, kind = training_set, None, "training window"
-    reference_days = pd.to_datetime(rows[DATE])
+    reference_days = pd.to_datetime(rows[spec.date_column])
     return {
-        **build_reference_profile(rows),
+        **build_reference_profile(rows, spec=spec),
         "window_end": str(window_end),
         "reference_kind": kind,
         "reference_start": str(reference_days.min().date()),
@@ -297,24 +333,30 @@ def fit_and_register(
     code_version: str = "",
     tags: Mapping[str, str] | None = None,
     regime: str | None = None,
+    spec: DatasetSpec | None = None,
 ) -> StepResult:
     """Fit on the train split, log and register the model with its drift reference profile
     (:func:`reference_profile`; also appended to ``monitoring.reference_profiles``); the
     value is the :class:`ModelRef`.
     """
+    spec = _spec(spec)
     train = training_set[training_set["split"] == "train"]
-    trained = train_churn_model(
-        train, params, cv_folds=cv_folds, candidates=search_space(params) if search else None
+    trained = train_model(
+        train,
+        params,
+        cv_folds=cv_folds,
+        candidates=search_space(params) if search else None,
+        spec=spec,
     )
-    version_of_data = data_version(training_set)
-    days = training_set[DATE]
-    profile = reference_profile(training_set, database, regime)
+    version_of_data = data_version(training_set, spec)
+    days = training_set[spec.date_column]
+    profile = reference_profile(training_set, database, regime, spec=spec)
     ref = registry.log_and_register(
         tracking_uri=tracking_uri,
         artifact_root=artifact_root,
         experiment_name=experiment_name,
         trained=trained,
-        input_example=features_to_landing_rows(training_set.head(5))[SERVING_COLUMNS],
+        input_example=features_to_landing_rows(training_set.head(5), spec)[spec.serving_columns],
         profile=profile,
         params=params.as_dict(),
         metrics={
@@ -330,6 +372,7 @@ def fit_and_register(
             "code_version": code_version,
             **dict(tags or {}),
         },
+        model_name=spec.names.model_name,
     )
     # The reference profile also lives in the warehouse, beside the data it describes.
     profile_row = ReferenceProfileRow.validate(
@@ -359,7 +402,7 @@ def fit_and_register(
             "search": Markdown(pd.DataFrame(trained.search).round(4).to_markdown(index=False)),
             "train_rows": trained.train_rows,
             "training_set_version": version_of_data,
-            "features": list(MODEL_FEATURES),
+            "features": list(spec.model_features),
             "drift_reference": (
                 f"{profile['reference_kind']}: {profile['reference_start']} to "
                 f"{profile['reference_end']}, {profile['n_rows']} rows"
@@ -372,7 +415,11 @@ def fit_and_register(
 
 
 def evaluate(
-    test: pd.DataFrame, challenger: ModelRef, champion: ModelRef | None, tracking_uri: str
+    test: pd.DataFrame,
+    challenger: ModelRef,
+    champion: ModelRef | None,
+    tracking_uri: str,
+    spec: DatasetSpec | None = None,
 ) -> StepResult:
     """The challenger (and the champion, when another version) on the test split: metrics
     with intervals, overall and per segment; plots and headline numbers are logged to the
@@ -380,15 +427,22 @@ def evaluate(
     from ml_assets import plots
     from ml_assets.resampling import reliability_curve
 
+    spec = _spec(spec)
     if test.empty:
         raise ValueError(
-            f"{TRAINING_TABLE} has no test rows; materialize the training set with a "
-            "wider window or a larger test_fraction."
+            f"{spec.names.training_table} has no test rows; materialize the training set "
+            "with a wider window or a larger test_fraction."
         )
     proba = predict_from_features(registry.load_pipeline(tracking_uri, challenger), test)
     parts = [
         metrics_table(
-            test, proba, challenger.threshold, challenger.version, challenger.run_id, "challenger"
+            test,
+            proba,
+            challenger.threshold,
+            challenger.version,
+            challenger.run_id,
+            "challenger",
+            spec=spec,
         )
     ]
     curves = {f"challenger v{challenger.version}": proba}
@@ -402,12 +456,13 @@ def evaluate(
                 champion.version,
                 champion.run_id,
                 "champion",
+                spec=spec,
             )
         )
         curves[f"champion v{champion.version}"] = champion_proba
     report = EvaluationReport.validate(pd.concat(parts, ignore_index=True))
     numbers = headline(report, "challenger")
-    y = test[TARGET].astype(int).to_numpy()
+    y = test[spec.target.column].astype(int).to_numpy()
     calibration = {label: reliability_curve(y, p) for label, p in curves.items()}
     images = {
         "roc.png": plots.roc_png(y, curves),
@@ -477,11 +532,14 @@ def gate(
     run_id: str | None = None,
     tags: Mapping[str, str] | None = None,
     evaluation_run_id: str | None = None,
+    spec: DatasetSpec | None = None,
 ) -> StepResult:
     """The promotion gate: the challenger of ``evaluation_report`` against the champion on
     the same test rows, the smoke test in a fresh process, the alias moved (or the refusal
     tagged), the decision logged (promotion log, retrain log for a drift retrain, model
     lineage). The value is the champion afterwards (a :class:`ModelRef` or None)."""
+    spec = _spec(spec)
+    model_name = spec.names.model_name
     tags = dict(tags or {})
     challenger_rows = evaluation_report[evaluation_report["role"] == "challenger"]
     if challenger_rows.empty:
@@ -489,15 +547,19 @@ def gate(
             "evaluation.evaluation_report holds no challenger rows; "
             "materialize evaluation/evaluation_report first."
         )
-    challenger = registry.model_version(tracking_uri, int(challenger_rows["model_version"].iloc[0]))
-    champion = registry.alias_version(tracking_uri)
-    y = test[TARGET].astype(int).to_numpy()
+    challenger = registry.model_version(
+        tracking_uri, int(challenger_rows["model_version"].iloc[0]), model_name=model_name
+    )
+    champion = registry.alias_version(tracking_uri, model_name=model_name)
+    y = test[spec.target.column].astype(int).to_numpy()
     comparison = segments = None
     if champion is not None and champion.version != challenger.version:
         p_challenger = predict_from_features(registry.load_pipeline(tracking_uri, challenger), test)
         p_champion = predict_from_features(registry.load_pipeline(tracking_uri, champion), test)
         comparison = paired_auc_difference(y, p_challenger, p_champion, rules)
-        segments = segment_comparisons(y, p_challenger, p_champion, segment_frame(test), rules)
+        segments = segment_comparisons(
+            y, p_challenger, p_champion, segment_frame(test, spec), rules
+        )
     challenger_metrics = headline(evaluation_report, "challenger")
     decision = decide_promotion(
         challenger.version,
@@ -509,9 +571,9 @@ def gate(
         comparison,
         segments,
     )
-    smoke = _smoke(decision, tracking_uri, challenger, test)
-    _apply_decision(tracking_uri, challenger, decision, comparison, run_id)
-    current = registry.alias_version(tracking_uri)
+    smoke = _smoke(decision, tracking_uri, challenger, test, spec)
+    _apply_decision(tracking_uri, challenger, decision, comparison, run_id, model_name)
+    current = registry.alias_version(tracking_uri, model_name=model_name)
     promotion.append_log(
         database,
         promotion.log_row(
@@ -541,18 +603,20 @@ def gate(
             decision.reasons,
             run_id,
             evaluation_run_id,
+            model_name=model_name,
         ),
+        spec,
     )
     metadata = _gate_metadata(decision, challenger, champion, current, smoke, tracking_uri)
     metadata.update(_comparison_metadata(comparison, segments))
     return StepResult(current, metadata)
 
 
-def _smoke(decision, tracking_uri: str, challenger: ModelRef, test: pd.DataFrame) -> str:
+def _smoke(decision, tracking_uri: str, challenger: ModelRef, test: pd.DataFrame, spec) -> str:
     """Load the challenger in a fresh process and score raw rows; a failure refuses it."""
     if not decision.promote:
         return "not run"
-    sample = features_to_landing_rows(test.head(SMOKE_ROWS))[SERVING_COLUMNS]
+    sample = features_to_landing_rows(test.head(SMOKE_ROWS), spec)[spec.serving_columns]
     passed, smoke = promotion.smoke_test(tracking_uri, challenger, sample)
     if not passed:
         decision.promote = False
@@ -564,7 +628,7 @@ def _smoke(decision, tracking_uri: str, challenger: ModelRef, test: pd.DataFrame
     return smoke
 
 
-def _apply_decision(tracking_uri, challenger, decision, comparison, run_id) -> None:
+def _apply_decision(tracking_uri, challenger, decision, comparison, run_id, model_name) -> None:
     tags = {
         "gate_decision": "promoted" if decision.promote else "refused",
         "gate_reasons": "; ".join(decision.reasons)[:4000],
@@ -577,9 +641,9 @@ def _apply_decision(tracking_uri, challenger, decision, comparison, run_id) -> N
             gate_p_value=f"{comparison.p_value:.4g}",
         )
     if decision.promote:
-        registry.promote(tracking_uri, challenger.version, tags)
+        registry.promote(tracking_uri, challenger.version, tags, model_name=model_name)
     else:
-        registry.tag_version(tracking_uri, challenger.version, tags)
+        registry.tag_version(tracking_uri, challenger.version, tags, model_name=model_name)
 
 
 def _gate_metadata(decision, challenger, champion, current, smoke, tracking_uri) -> dict:
@@ -633,20 +697,26 @@ def score_days(
     rules: PerformanceRules,
     pipeline=None,
     baseline_auc: float | None = None,
+    spec: DatasetSpec | None = None,
 ) -> StepResult:
     """The champion's probabilities for the rows, and per labelled day its realised AUC
     against its test AUC (``performance_drift`` per day: a significant drop is a drift
     event). ``pipeline`` and ``baseline_auc`` may be passed to save loading them again."""
+    spec = _spec(spec)
+    names = spec.names
     if pipeline is None:
         pipeline = registry.load_pipeline(tracking_uri, champion)
     if baseline_auc is None:
         baseline_auc = registry.run_metric(tracking_uri, champion.run_id, "test_auc")
-    predictions = ChurnPredictions.validate(score_features(pipeline, features, champion))
+    predictions = table_models(spec).predictions.validate(
+        score_features(pipeline, features, champion, spec)
+    )
     # Day by day, and on each day's own materialization, so a range run never blends a
     # drifted day with calm ones.
-    labels = features[TARGET].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    probabilities = predictions["churn_probability"].to_numpy()
-    days = pd.to_datetime(features[DATE]).dt.date.to_numpy()
+    labels = features[spec.target.column].astype("Float64")
+    labels = labels.to_numpy(dtype=float, na_value=np.nan)
+    probabilities = predictions[names.probability_column].to_numpy()
+    days = pd.to_datetime(features[spec.date_column]).dt.date.to_numpy()
     per_day = {}
     for day in sorted(set(days)):
         rows = days == day
@@ -667,8 +737,8 @@ def score_days(
             "model_version": champion.version,
             "mlflow_run_id": champion.run_id,
             "mlflow_run": Url(lineage.mlflow_run_link(tracking_uri, champion.run_id)),
-            "mean_probability": float(predictions["churn_probability"].mean()),
-            "predicted_churn_rate": float(predictions["predicted_churn"].mean()),
+            "mean_probability": float(predictions[names.probability_column].mean()),
+            f"{names.prediction_column}_rate": float(predictions[names.prediction_column].mean()),
         },
         per_day,
     )
@@ -678,14 +748,19 @@ def score_days(
 
 
 def drift_days(
-    features: pd.DataFrame, profile: dict[str, Any], rules: DriftRules, reference_version: int
+    features: pd.DataFrame,
+    profile: dict[str, Any],
+    rules: DriftRules,
+    reference_version: int,
+    spec: DatasetSpec | None = None,
 ) -> StepResult:
     """Each day of ``features`` against a prepared reference profile
     (:func:`ml_assets.drift.prepare_profile`): the drift report, and per day the decision
     (``dataset_drift``, ``drifted_features``) drift_sensor reads."""
+    spec = _spec(spec)
     reports, reasons, undecided, per_day = [], [], [], {}
-    for day, rows in features.groupby(DATE, sort=True):
-        outcome = compute_drift(rows, profile, day, rules)
+    for day, rows in features.groupby(spec.date_column, sort=True):
+        outcome = compute_drift(rows, profile, day, rules, spec)
         reports.append(outcome.report)
         drifted = sorted(outcome.drifted_features) if outcome.dataset_drift else []
         per_day[_day(day)] = {
@@ -698,12 +773,20 @@ def drift_days(
         if not outcome.decided:
             undecided.append(_day(day))
         reasons.extend(f"{_day(day)}: {r}" for r in outcome.reasons)
-    report = DriftReport.validate(pd.concat(reports, ignore_index=True))
+    report = table_models(spec).drift.validate(pd.concat(reports, ignore_index=True))
     # Drifted features first, then the strongest evidence (smallest adjusted p-value).
     top = report.sort_values(
         ["drifted", "p_value_adjusted", "effect_size"], ascending=[False, True, False]
     ).head(5)
-    columns = [DATE, "feature", "effect_size", "p_value_adjusted", "psi", "drifted", "reason"]
+    columns = [
+        spec.date_column,
+        "feature",
+        "effect_size",
+        "p_value_adjusted",
+        "psi",
+        "drifted",
+        "reason",
+    ]
     return StepResult(
         report,
         {

@@ -47,8 +47,7 @@ from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 
 from ml_assets.assets.common import daily_partitions
 from ml_assets.assets.raw import LandingResource
-from ml_assets.definitions import ALL_ASSETS, defs
-from ml_assets.jobs import ingest_job
+from ml_assets.definitions import ALL_ASSETS, defs, ingest_job
 from ml_assets.landing import LandingFile, LandingFileError, load_landing_file
 from ml_assets.resources import (
     DuckDBWarehouseIOManager,

@@ -172,8 +172,7 @@ def test_checks_of_a_skipped_asset_do_not_fail_the_run(project):
     # must not turn the ingest run into a failure.
     from dagster import DagsterInstance, materialize
 
-    from ml_assets.assets.checks import ALL_CHECKS
-    from ml_assets.definitions import ALL_ASSETS, build_resources
+    from ml_assets.definitions import ALL_ASSETS, ALL_CHECKS, build_resources
     from ml_assets_tests.conftest import write_days
     from ml_assets_tests.small_lifecycle import DAILY
 

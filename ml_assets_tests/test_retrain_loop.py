@@ -22,8 +22,7 @@ from dagster import AssetKey, Definitions, build_sensor_context, instance_for_te
 from sklearn.metrics import roc_auc_score
 
 from ml_assets import registry, settings
-from ml_assets.definitions import ALL_ASSETS, build_resources
-from ml_assets.jobs import ingest_job, retrain_job
+from ml_assets.definitions import ALL_ASSETS, build_resources, ingest_job, retrain_job
 from ml_assets.modelling import predict_from_features
 from ml_assets.sensors import build_drift_sensor
 from ml_assets_examples.churn import generator

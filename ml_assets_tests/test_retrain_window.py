@@ -16,8 +16,7 @@ from dagster import (
 
 from ml_assets import modelling as mdl
 from ml_assets.decisions import retrain_run_config
-from ml_assets.definitions import defs
-from ml_assets.jobs import retrain_job
+from ml_assets.definitions import defs, retrain_job
 from ml_assets.sensors import build_drift_sensor
 
 

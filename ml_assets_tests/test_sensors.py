@@ -10,8 +10,7 @@ import time
 import pytest
 from dagster import AssetKey, AssetMaterialization, build_sensor_context, instance_for_test
 
-from ml_assets.definitions import defs
-from ml_assets.jobs import ingest_job, retrain_job
+from ml_assets.definitions import defs, ingest_job, retrain_job
 from ml_assets.sensors import build_drift_sensor, build_landing_sensor, read_drift_events
 from ml_assets_tests.conftest import START, day, write_days
 

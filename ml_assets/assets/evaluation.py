@@ -3,12 +3,13 @@
 import sys
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, asset
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, asset
 
 from ml_assets import evaluation, modelling, plots, resampling, steps
 from ml_assets.assets.common import (
     OWNERS,
     WAREHOUSE_POOL,
+    Wiring,
     code_version,
     dagster_metadata,
     dagster_type,
@@ -29,34 +30,39 @@ EVALUATION_CODE_VERSION = code_version(
 )
 
 
-@asset(
-    key=["evaluation", "evaluation_report"],
-    pool=WAREHOUSE_POOL,
-    group_name="evaluation",
-    ins={"churn_model": AssetIn(key=["training", "churn_model"])},
-    dagster_type=dagster_type(EvaluationReport),
-    metadata=table_metadata(EvaluationReport),
-    kinds={"duckdb", "pandas", "sklearn"},
-    owners=OWNERS,
-    code_version=EVALUATION_CODE_VERSION,
-    description=(
-        "AUC, PR-AUC, log loss, Brier, precision/recall/F1 at the model's operating threshold "
-        "(the F1-optimal cut on out-of-fold train predictions), expected calibration error and "
-        "top-decile capture/lift, overall and per plan, contract, region and tenure band, on "
-        "the test split, each with a bootstrap 95 % interval. The current champion is scored "
-        "on the same rows, side by side. ROC, PR, calibration and per-segment plots are shown "
-        "here and logged to the model's MLflow run."
-    ),
-)
-def evaluation_report(
-    context: AssetExecutionContext,
-    churn_model: ModelRef,
-    warehouse: WarehouseResource,
-    mlflow: MlflowResource,
-) -> pd.DataFrame:
-    test = steps.read_test_split(warehouse.database)
-    result = steps.evaluate(test, churn_model, mlflow.champion(), mlflow.tracking_uri)
-    context.add_output_metadata(
-        {**dagster_metadata(result.metadata), **materialization_schema(EvaluationReport)}
+def build_evaluation_asset(w: Wiring) -> AssetsDefinition:
+    segments = ", ".join(w.spec.segment_names) or "no segments"
+
+    @asset(
+        key=w.key("evaluation"),
+        pool=WAREHOUSE_POOL,
+        group_name=w.group("evaluation"),
+        ins={"model": AssetIn(key=w.key("model"))},
+        dagster_type=dagster_type(EvaluationReport),
+        metadata=table_metadata(EvaluationReport),
+        kinds={"duckdb", "pandas", "sklearn"},
+        owners=OWNERS,
+        code_version=code_version(EVALUATION_CODE_VERSION, w.spec.path.read_text()),
+        description=(
+            "AUC, PR-AUC, log loss, Brier, accuracy, precision/recall/F1 at the model's "
+            "operating threshold (the F1-optimal cut on out-of-fold train predictions), "
+            "expected calibration error and top-decile capture/lift, overall and per segment "
+            f"({segments}), on the test split, each with a bootstrap 95 % interval. The current "
+            "champion is scored on the same rows, side by side. ROC, PR, calibration and "
+            "per-segment plots are shown here and logged to the model's MLflow run."
+        ),
     )
-    return result.value
+    def evaluation_report(
+        context: AssetExecutionContext,
+        model: ModelRef,
+        warehouse: WarehouseResource,
+        mlflow: MlflowResource,
+    ) -> pd.DataFrame:
+        test = steps.read_test_split(warehouse.database, w.spec)
+        result = steps.evaluate(test, model, mlflow.champion(), mlflow.tracking_uri, w.spec)
+        context.add_output_metadata(
+            {**dagster_metadata(result.metadata), **materialization_schema(EvaluationReport)}
+        )
+        return result.value
+
+    return evaluation_report

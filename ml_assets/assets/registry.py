@@ -3,11 +3,11 @@
 import sys
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetKey, Config, asset
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Config, asset
 from pydantic import Field
 
 from ml_assets import gate, lineage, promotion, steps
-from ml_assets.assets.common import OWNERS, code_version, dagster_metadata
+from ml_assets.assets.common import OWNERS, Wiring, code_version, dagster_metadata
 from ml_assets.gate import GateRules
 from ml_assets.registry import ModelRef
 from ml_assets.resources import MlflowResource, WarehouseResource
@@ -37,44 +37,46 @@ class GateConfig(Config):
 GATE_CODE_VERSION = code_version(sys.modules[__name__], steps.gate, gate, promotion, lineage)
 
 
-@asset(
-    key=["registry", "champion_model"],
-    group_name="registry",
-    ins={"evaluation_report": AssetIn(key=["evaluation", "evaluation_report"])},
-    io_manager_key="model_io_manager",
-    metadata={"registry_ref": "champion"},
-    kinds={"mlflow"},
-    owners=OWNERS,
-    code_version=GATE_CODE_VERSION,
-    description=(
-        "The promotion gate. The first model becomes champion if it passes the absolute "
-        "floors. Later a challenger replaces the champion (MLflow alias `champion`; the old "
-        "one keeps `previous_champion`) only if a paired bootstrap on the same test rows shows "
-        "its AUC is not worse by more than the margin, no segment is significantly worse "
-        "(Holm), and it loads and scores raw rows in a fresh process. Every decision is logged "
-        "in registry.promotion_log and as MLflow tags."
-    ),
-)
-def champion_model(
-    context: AssetExecutionContext,
-    config: GateConfig,
-    evaluation_report: pd.DataFrame,
-    mlflow: MlflowResource,
-    warehouse: WarehouseResource,
-) -> ModelRef | None:
-    evaluation_event = context.instance.get_latest_materialization_event(
-        AssetKey(["evaluation", "evaluation_report"])
+def build_champion_asset(w: Wiring) -> AssetsDefinition:
+    @asset(
+        key=w.key("champion"),
+        group_name=w.group("champion"),
+        ins={"evaluation_report": AssetIn(key=w.key("evaluation"))},
+        io_manager_key="model_io_manager",
+        metadata={"registry_ref": "champion"},
+        kinds={"mlflow"},
+        owners=OWNERS,
+        code_version=code_version(GATE_CODE_VERSION, w.spec.path.read_text()),
+        description=(
+            "The promotion gate. The first model becomes champion if it passes the absolute "
+            "floors. Later a challenger replaces the champion (MLflow alias `champion`; the "
+            "old one keeps `previous_champion`) only if a paired bootstrap on the same test "
+            "rows shows its AUC is not worse by more than the margin, no segment is "
+            "significantly worse (Holm), and it loads and scores raw rows in a fresh process. "
+            "Every decision is logged in registry.promotion_log and as MLflow tags."
+        ),
     )
-    result = steps.gate(
-        evaluation_report,
-        steps.read_test_split(warehouse.database),
-        GateRules(**config.model_dump()),
-        tracking_uri=mlflow.tracking_uri,
-        database=warehouse.database,
-        run_id=context.run.run_id,
-        tags=context.run.tags,
-        evaluation_run_id=evaluation_event.run_id if evaluation_event else None,
-    )
-    context.log.info(f"Gate: {result.metadata['decision']}: {result.metadata['reasons']}")
-    context.add_output_metadata(dagster_metadata(result.metadata))
-    return result.value
+    def champion_model(
+        context: AssetExecutionContext,
+        config: GateConfig,
+        evaluation_report: pd.DataFrame,
+        mlflow: MlflowResource,
+        warehouse: WarehouseResource,
+    ) -> ModelRef | None:
+        evaluation_event = context.instance.get_latest_materialization_event(w.key("evaluation"))
+        result = steps.gate(
+            evaluation_report,
+            steps.read_test_split(warehouse.database, w.spec),
+            GateRules(**config.model_dump()),
+            tracking_uri=mlflow.tracking_uri,
+            database=warehouse.database,
+            run_id=context.run.run_id,
+            tags=context.run.tags,
+            evaluation_run_id=evaluation_event.run_id if evaluation_event else None,
+            spec=w.spec,
+        )
+        context.log.info(f"Gate: {result.metadata['decision']}: {result.metadata['reasons']}")
+        context.add_output_metadata(dagster_metadata(result.metadata))
+        return result.value
+
+    return champion_model

@@ -1,4 +1,4 @@
-"""training/training_set and training/churn_model."""
+"""training/training_set and training/<name>_model."""
 
 import sys
 import warnings
@@ -7,6 +7,7 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
+    AssetsDefinition,
     BetaWarning,
     Config,
     DataVersion,
@@ -19,6 +20,7 @@ from ml_assets import drift, features, modelling, registry, steps
 from ml_assets.assets.common import (
     OWNERS,
     WAREHOUSE_POOL,
+    Wiring,
     code_version,
     dagster_metadata,
     dagster_type,
@@ -28,7 +30,6 @@ from ml_assets.assets.common import (
 from ml_assets.modelling import ModelParams
 from ml_assets.registry import ModelRef
 from ml_assets.resources import MlflowResource, WarehouseResource
-from ml_assets.schemas import TrainingSet
 
 _HERE = sys.modules[__name__]
 TRAINING_SET_CODE_VERSION = code_version(
@@ -81,82 +82,101 @@ class ModelConfig(Config):
     )
 
 
-@asset(
-    key=["training", "training_set"],
-    pool=WAREHOUSE_POOL,
-    group_name="training",
-    deps=[["features", "customer_features"]],
-    dagster_type=dagster_type(TrainingSet),
-    metadata=table_metadata(TrainingSet),
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
-    code_version=TRAINING_SET_CODE_VERSION,
-    description=(
-        "The most recent labelled days of features (window_days, default 30; only those from "
-        "`since` on when a performance-drift retrain sets it) with a "
-        "deterministic train/test split by customer id hash: every snapshot of a customer "
-        "falls on the same side."
-    ),
-)
-def training_set(
-    context: AssetExecutionContext, config: TrainingSetConfig, warehouse: WarehouseResource
-) -> Output[pd.DataFrame]:
-    features = steps.read_training_window(warehouse.database, config.window_days)
-    result = steps.make_training_set(
-        features, config.window_days, config.test_fraction, config.since, config.min_rows
+def build_training_assets(w: Wiring) -> list[AssetsDefinition]:
+    """The training set and the model of a dataset."""
+    return [_training_set_asset(w), _model_asset(w)]
+
+
+def _training_set_asset(w: Wiring) -> AssetsDefinition:
+    model = w.models.training
+
+    @asset(
+        key=w.key("training_set"),
+        pool=WAREHOUSE_POOL,
+        group_name=w.group("training_set"),
+        deps=[w.key("features")],
+        dagster_type=dagster_type(model),
+        metadata=table_metadata(model),
+        kinds={"duckdb", "pandas"},
+        owners=OWNERS,
+        code_version=code_version(TRAINING_SET_CODE_VERSION, w.spec.path.read_text()),
+        description=(
+            "The most recent labelled days of features (window_days, default 30; only those "
+            "from `since` on when a performance-drift retrain sets it) with a deterministic "
+            f"train/test split by {w.spec.id_column} hash: every row of an id falls on the "
+            "same side."
+        ),
     )
-    # The content hash is also Dagster's data version: the UI shows it, and the model's
-    # materialization records which training-set version it was fitted on.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BetaWarning)  # data_version= is marked beta
-        return Output(
-            result.value,
-            data_version=DataVersion(result.metadata["data_version"]),
-            metadata={
-                **dagster_metadata(result.metadata),
-                **materialization_schema(TrainingSet),
-            },
+    def training_set(
+        context: AssetExecutionContext, config: TrainingSetConfig, warehouse: WarehouseResource
+    ) -> Output[pd.DataFrame]:
+        features = steps.read_training_window(warehouse.database, config.window_days, w.spec)
+        result = steps.make_training_set(
+            features,
+            config.window_days,
+            config.test_fraction,
+            config.since,
+            config.min_rows,
+            spec=w.spec,
         )
+        # The content hash is also Dagster's data version: the UI shows it, and the model's
+        # materialization records which training-set version it was fitted on.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BetaWarning)  # data_version= is marked beta
+            return Output(
+                result.value,
+                data_version=DataVersion(result.metadata["data_version"]),
+                metadata={**dagster_metadata(result.metadata), **materialization_schema(model)},
+            )
+
+    return training_set
 
 
-@asset(
-    key=["training", "churn_model"],
-    group_name="training",
-    ins={"training_set": AssetIn(key=["training", "training_set"])},
-    io_manager_key="model_io_manager",
-    metadata={"registry_ref": "latest"},
-    kinds={"sklearn", "mlflow"},
-    owners=OWNERS,
-    code_version=MODEL_CODE_VERSION,
-    description=(
-        "One sklearn Pipeline from raw landing rows to churn probability (feature function, "
-        "ColumnTransformer, gradient boosting), fitted on the train split, logged to MLflow "
-        "with params, metrics, signature, input example and the drift reference profile, and "
-        "registered as churn_model."
-    ),
-)
-def churn_model(
-    context: AssetExecutionContext,
-    config: ModelConfig,
-    training_set: pd.DataFrame,
-    mlflow: MlflowResource,
-    warehouse: WarehouseResource,
-) -> ModelRef:
-    settings_ = config.model_dump()
-    search, cv_folds = settings_.pop("search"), settings_.pop("cv_folds")
-    since = settings_.pop("reference_since")
-    result = steps.fit_and_register(
-        training_set,
-        ModelParams(**settings_),
-        tracking_uri=mlflow.tracking_uri,
-        artifact_root=mlflow.artifact_root,
-        experiment_name=mlflow.experiment_name,
-        database=warehouse.database,
-        search=search,
-        cv_folds=cv_folds,
-        code_version=MODEL_CODE_VERSION,
-        tags=steps.run_tags(context.run.run_id, context.run.tags),
-        regime=steps.current_regime(mlflow.tracking_uri, since),
+def _model_asset(w: Wiring) -> AssetsDefinition:
+    version = code_version(MODEL_CODE_VERSION, w.spec.path.read_text())
+
+    @asset(
+        key=w.key("model"),
+        group_name=w.group("model"),
+        ins={"training_set": AssetIn(key=w.key("training_set"))},
+        io_manager_key="model_io_manager",
+        metadata={"registry_ref": "latest"},
+        kinds={"sklearn", "mlflow"},
+        owners=OWNERS,
+        code_version=version,
+        description=(
+            f"One sklearn Pipeline from raw landing rows to the probability of "
+            f"{w.spec.target.column} (derive function, ColumnTransformer, gradient boosting), "
+            "fitted on the train split, logged to MLflow with params, metrics, signature, "
+            "input example and the drift reference profile, and registered as "
+            f"{w.names.model_name}."
+        ),
     )
-    context.add_output_metadata(dagster_metadata(result.metadata))
-    return result.value
+    def model(
+        context: AssetExecutionContext,
+        config: ModelConfig,
+        training_set: pd.DataFrame,
+        mlflow: MlflowResource,
+        warehouse: WarehouseResource,
+    ) -> ModelRef:
+        params = config.model_dump()
+        search, cv_folds = params.pop("search"), params.pop("cv_folds")
+        since = params.pop("reference_since")
+        result = steps.fit_and_register(
+            training_set,
+            ModelParams(**params),
+            tracking_uri=mlflow.tracking_uri,
+            artifact_root=mlflow.artifact_root,
+            experiment_name=mlflow.experiment_name,
+            database=warehouse.database,
+            search=search,
+            cv_folds=cv_folds,
+            code_version=version,
+            tags=steps.run_tags(context.run.run_id, context.run.tags),
+            regime=steps.current_regime(mlflow.tracking_uri, since, w.spec),
+            spec=w.spec,
+        )
+        context.add_output_metadata(dagster_metadata(result.metadata))
+        return result.value
+
+    return model
