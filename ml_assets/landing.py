@@ -26,7 +26,7 @@ from ml_assets.dataset.schemas import landing_model
 # Counts above this cannot be real and would not survive the conversion to int64.
 _MAX_COUNT = 1e12
 _BOOL_VALUES = {"true": True, "false": False, "1": True, "0": False, "t": True, "f": False}
-# A contract row is about 150 bytes; a line this long is not a row, and reading it whole
+# A typical landing row is about 150 bytes; a line this long is not a row, and reading it whole
 # would let one bad file take the worker's memory.
 MAX_LINE_BYTES = 64 * 1024
 _OTHER_DELIMITERS = (";", "\t", "|")

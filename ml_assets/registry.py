@@ -228,7 +228,7 @@ def log_and_register(
     mlflow.set_registry_uri(tracking_uri)
     example = input_example.reset_index(drop=True)
     with warnings.catch_warnings(), compute_threads():
-        # MLflow hints that integer columns cannot hold nulls; the contract's counts are never null.
+        # MLflow hints that integer columns cannot hold nulls; non-null int columns never are.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         signature = infer_signature(example, trained.pipeline.predict_proba(example)[:, 1])
     with (

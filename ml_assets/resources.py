@@ -24,10 +24,11 @@ from ml_assets.registry import ModelRef
 def _table_of(asset_key_path: list[str]) -> tuple[str, str]:
     if len(asset_key_path) < 2:
         raise warehouse.WarehouseError(
-            f"Asset key {'/'.join(asset_key_path)} needs a prefix: the first part names the "
-            "DuckDB schema (e.g. raw/<entity>_snapshots)."
+            f"Asset key {'/'.join(asset_key_path)} needs a group: the part before the last "
+            "names the DuckDB schema (e.g. raw/<entity>_snapshots)."
         )
-    return asset_key_path[0], asset_key_path[-1]
+    # The names rule (ml_assets.dataset.names): table <group>.<last part>, whatever prefix.
+    return asset_key_path[-2], asset_key_path[-1]
 
 
 def _day_range(start: str, end: str) -> tuple[dt.date, dt.date]:

@@ -1,6 +1,6 @@
 """Pandera models for every stored table, and their Dagster column schemas.
 
-One place for the shape of the data: the landing contract, each warehouse table, and
+One place for the shape of the data: the landing schema, each warehouse table, and
 the ``dagster/column_schema`` shown in the UI are all derived from these models (the
 dataset's own tables from its spec, see :mod:`ml_assets.dataset.schemas`).
 Columns are ordered (``Config.ordered``) so a frame always reaches the warehouse in the

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_assets import generator
 from ml_assets.dataset import active_spec
 from ml_assets.dataset.schemas import features_model
 from ml_assets.dataset.spec import spec_from_dict, spec_to_dict
@@ -20,6 +19,7 @@ from ml_assets.features import (
     features_to_landing_rows,
     model_inputs,
 )
+from ml_assets_examples.churn import generator
 
 SPEC = active_spec()
 

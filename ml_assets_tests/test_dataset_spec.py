@@ -196,7 +196,9 @@ def test_missing_file_and_bad_yaml(tmp_path):
     assert "does not exist" in spec_problems(tmp_path / "none.yaml")[0]
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")
-    assert "not valid YAML at line" in spec_problems(bad)[0]
+    problems = spec_problems(bad)
+    assert len(problems) == 1 and "\n" not in problems[0]
+    assert "not valid YAML at line 2, column 1" in problems[0]
 
 
 def _target_spec(tmp_path: Path, column: dict, positive) -> object:
@@ -282,7 +284,7 @@ def test_positive_outside_the_declared_values(tmp_path):
 def test_prefix_is_put_in_front_of_every_key():
     names = dataset_names("flights", "flight", prefix="flights")
     assert names.raw == ("flights", "raw", "flight_snapshots")
-    assert names.table(names.raw) == "flights.flight_snapshots"
-    assert names.training_table == "flights.training_set"
+    assert names.table(names.raw) == "raw.flight_snapshots"
+    assert names.training_table == "training.training_set"
     assert names.model_name == "flights_model"
     assert load_spec(CHURN_SPEC, prefix="c").names.champion == ("c", "registry", "champion_model")

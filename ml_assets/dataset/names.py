@@ -33,12 +33,11 @@ class DatasetNames:
 
     @staticmethod
     def table(key: AssetKeyParts) -> str:
-        """The warehouse table of an asset key: ``<first part>.<last part>`` (the IO
-        manager's rule, ``resources._table_of``): ``<group>.<name>`` for the default dataset,
-        ``<prefix>.<name>`` for a prefixed one, so datasets side by side never share a table."""
+        """The DuckDB table of an asset key: ``<group>.<last part>`` (the part before the last
+        is the schema, whatever prefix the key has)."""
         if len(key) < 2:
             raise ValueError(f"asset key {key!r} has no group part; expected (group, name).")
-        return f"{key[0]}.{key[-1]}"
+        return f"{key[-2]}.{key[-1]}"
 
     @property
     def raw_table(self) -> str:
@@ -86,7 +85,8 @@ def dataset_names(name: str, entity: str, prefix: str | None = None) -> DatasetN
     ``training/training_set``, ``training/<name>_model``, ``evaluation/evaluation_report``,
     ``registry/champion_model``, ``scoring/<name>_predictions`` and
     ``monitoring/drift_report``. A ``prefix`` (for a dataset loaded beside the default one)
-    is put in front of every key, and its tables are then ``<prefix>.<last part>``.
+    is put in front of every key; the table stays ``<group>.<last part>``, so side-by-side
+    datasets keep separate warehouse files (each location has its own data folder).
     """
     lead: AssetKeyParts = (prefix,) if prefix else ()
 

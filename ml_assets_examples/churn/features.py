@@ -11,6 +11,14 @@ import pandas as pd
 
 NEW_CUSTOMER_DAYS = 30
 DAYS_PER_MONTH = 30.44
+# The landing columns each derived column is computed from (the features asset's column
+# lineage in the UI; ml_assets.assets.features.feature_sources reads it).
+SOURCES = {
+    "tenure_days": ["snapshot_date", "signup_date"],
+    "charges_per_tenure_month": ["total_charges", "snapshot_date", "signup_date"],
+    "engagement_minutes_30d": ["logins_30d", "avg_session_minutes"],
+    "is_new_customer": ["snapshot_date", "signup_date"],
+}
 
 
 def derive(rows: pd.DataFrame) -> pd.DataFrame:
