@@ -140,8 +140,8 @@ def test_init_from_parquet_guesses_positive_and_adds_id(tmp_path):
     assert code == 0
     spec = load_spec(out)
     assert spec.target.positive == 1
-    assert spec.id_column == "row_id" and spec.date_column == "snapshot_date"
-    assert spec.landing_columns[:2] == ["row_id", "snapshot_date"]
+    assert spec.id_column == "row_id" and spec.date_column == "landing_date"
+    assert spec.landing_columns[:2] == ["row_id", "landing_date"]
     # MLflow's signature cannot hold a missing integer: such a column is a float.
     assert spec.column("visits").type == "float" and spec.column("visits").nullable
 
@@ -238,7 +238,7 @@ def test_land_spreads_deterministically(tmp_path, capsys):
     table.to_csv(source, index=False)
     _, spec_path = _init(tmp_path, source, out_name="nodate.spec.yaml")
     spec = load_spec(spec_path)
-    assert spec.date_column == "snapshot_date" and spec.id_column == "customer_ref"
+    assert spec.date_column == "landing_date" and spec.id_column == "customer_ref"
     outputs = []
     for run in ("a", "b"):
         landing = tmp_path / run
@@ -257,7 +257,7 @@ def test_land_spreads_deterministically(tmp_path, capsys):
     assert len(landed) == len(table)
     assert sorted(landed["customer_ref"]) == sorted(table["customer_ref"])
     # Spread by a hash of the id: no day is empty or holds most rows.
-    counts = landed["snapshot_date"].value_counts()
+    counts = landed["landing_date"].value_counts()
     assert counts.min() > len(table) / 6 / 2 and counts.max() < len(table) / 6 * 2
     # In row order: contiguous blocks.
     landing = tmp_path / "ordered"
@@ -277,7 +277,7 @@ def test_land_spreads_deterministically(tmp_path, capsys):
         ["land", "--from", str(source), "--spec", str(spec_path), "--landing-dir", str(landing)]
     )
     err = capsys.readouterr().err
-    assert code == 2 and "--days N and --start YYYY-MM-DD" in err and "snapshot_date" in err
+    assert code == 2 and "--days N and --start YYYY-MM-DD" in err and "landing_date" in err
 
 
 def _spec_with(spec_path, edit) -> None:

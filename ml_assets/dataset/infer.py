@@ -28,7 +28,7 @@ Choices, stated once:
 - **Id**: the given ``--id``, else a column unique per row (or per date), names with ``id``
   first; with none, ``ml-assets land`` adds ``row_id`` (the row's number in the table).
 - **Date**: the given ``--date``, else a column of dates (most rows per date first); with
-  none, ``ml-assets land --days N --start DATE`` adds ``snapshot_date``.
+  none, ``ml-assets land --days N --start DATE`` adds ``landing_date``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ STRONG_AUC = 0.85
 MAX_CATEGORIES = 200
 MIN_ROWS_PER_CATEGORY = 5
 ADDED_ID_COLUMN = "row_id"
-ADDED_DATE_COLUMN = "snapshot_date"
+ADDED_DATE_COLUMN = "landing_date"
 # The drift rule's default minimum of rows a day (drift.DriftRules.min_rows; a test keeps the
 # two equal, and this module stays free of the pipeline's imports).
 DRIFT_MIN_ROWS = 100
@@ -569,7 +569,7 @@ def infer_spec(
             notes.append(f"id: guessed {ident} (unique per row); give --id to choose another.")
     added_date: list[ColumnGuess] = []
     if date is None:
-        date = ADDED_DATE_COLUMN if ADDED_DATE_COLUMN not in frame.columns else "ml_assets_date"
+        date = ADDED_DATE_COLUMN if ADDED_DATE_COLUMN not in frame.columns else "ml_assets_landing_date"
         added_date.append(
             ColumnGuess(
                 date,
