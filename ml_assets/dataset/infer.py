@@ -569,7 +569,11 @@ def infer_spec(
             notes.append(f"id: guessed {ident} (unique per row); give --id to choose another.")
     added_date: list[ColumnGuess] = []
     if date is None:
-        date = ADDED_DATE_COLUMN if ADDED_DATE_COLUMN not in frame.columns else "ml_assets_landing_date"
+        date = (
+            ADDED_DATE_COLUMN
+            if ADDED_DATE_COLUMN not in frame.columns
+            else "ml_assets_landing_date"
+        )
         added_date.append(
             ColumnGuess(
                 date,
