@@ -115,11 +115,12 @@ run: venv instance
 # The whole suite, CI's command: lint, the definitions as dg loads them, then every test but
 # the soak tier on both cores.
 test: test-deps system-deps lint dg-check
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not soak"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not soak"
 
 # The edit-test loop: no daemon, webserver, browser or subprocess (see docs/development.md).
 test-fast: test-deps
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow and not ui and not team and not soak"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
+		-m "not slow and not ui and not team and not soak"
 
 # Full-size soak tests (the 60-day backfill with the UI being read); not part of `make test`.
 test-soak: test-deps
