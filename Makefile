@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
-# The installer: uv (from PyPI, pinned, installed by the Python that is there into a small
-# tool venv) resolves and installs the same pins as pip in a fraction of the time (see
+# The installer: uv (from PyPI, pinned, put into .tools/ by the pip of the Python that is
+# there; no venv needed for it) resolves and installs the same pins as pip in a fraction of the time (see
 # docs/performance.md, "Install"); INSTALLER=pip uses pip only.
 INSTALLER ?= uv
 UV_VERSION := 0.13.9
@@ -52,8 +52,7 @@ help:
 
 $(UV):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(PYTHON) -m pip install --quiet --root-user-action=ignore --target $(TOOLS) uv==$(UV_VERSION)
 
 # pip_install EXTRAS: install the project (editable) with these extras into .venv.
 ifeq ($(INSTALLER),uv)
