@@ -49,6 +49,7 @@ def lifecycle(served_lifecycle, monkeypatch):  # noqa: F811
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("lifecycle")  # shares served_lifecycle with test_ui
 def test_prediction_lineage_matches_its_sources(lifecycle):
     from mlflow import MlflowClient
 
