@@ -161,5 +161,7 @@ def test_demo_drift_leads_to_one_sensor_started_retrain(project, tmp_path):
         timeout=1800,  # the demo gives up by itself when the instance stalls
     )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    # Nothing landed since: the second run does not even start the daemon.
+    assert "nothing new since the last run" in again.stdout, again.stdout
     facts = json.loads(summary_file.read_text())
     assert facts["drift_retrains"] == 1 and facts["models_trained"] == 2
