@@ -285,7 +285,6 @@ def summary(instance) -> dict:
     out["failed_runs"] = len(failed)
     spec = active_spec()
     names = spec.names
-    date, target = f'"{spec.date_column}"', f'"{spec.target.column}"'
 
     def exists(table: str) -> bool:
         return warehouse.table_exists(con, *table.split(".", 1))
@@ -293,7 +292,8 @@ def summary(instance) -> dict:
     with warehouse.connect(settings.duckdb_path()) as con:
         if champion is not None and exists(names.evaluation_table):
             row = con.execute(
-                f"select value from {names.evaluation_table} where model_version = ? "
+                f"select value from {warehouse.qualified_name(names.evaluation_table)} "
+                "where model_version = ? "
                 "and segment_column = 'overall' and metric = 'auc'",
                 [champion.version],
             ).fetchone()
@@ -302,7 +302,8 @@ def summary(instance) -> dict:
             [
                 str(r[0])
                 for r in con.execute(
-                    f"select distinct {date} from {names.drift_table} where drifted order by 1"
+                    f"select distinct {warehouse.quoted(spec.date_column)} "
+                    f"from {warehouse.qualified_name(names.drift_table)} where drifted order by 1"
                 ).fetchall()
             ]
             if exists(names.drift_table)
@@ -312,8 +313,9 @@ def summary(instance) -> dict:
             out["predictions_by_model"] = {
                 f"v{v}": n
                 for v, n in con.execute(
-                    f"select model_version, count(distinct {date}) from "
-                    f"{names.predictions_table} group by 1 order by 1"
+                    "select model_version, count(distinct "
+                    f"{warehouse.quoted(spec.date_column)}) from "
+                    f"{warehouse.qualified_name(names.predictions_table)} group by 1 order by 1"
                 ).fetchall()
             }
         # A generator's ground truth (p_true per id and day), when the landing files have one.
@@ -323,8 +325,9 @@ def summary(instance) -> dict:
 
             keys = [spec.id_column, spec.date_column]
             test = con.execute(
-                f'select "{spec.id_column}", {date}, {target} from '
-                f"{names.training_table} where split = 'test'"
+                f"select {warehouse.quoted(spec.id_column)}, "
+                f"{warehouse.quoted(spec.date_column)}, {warehouse.quoted(spec.target.column)} "
+                f"from {warehouse.qualified_name(names.training_table)} where split = 'test'"
             ).df()
             oracle = pd.read_parquet(truth)
             if set(keys) <= set(oracle.columns):

@@ -191,6 +191,8 @@ def smoke_timeout_seconds() -> float:
     process took over 180 s just to import MLflow and scikit-learn, and 180 s used to refuse
     good models there."""
     return float(os.environ.get("ML_ASSETS_SMOKE_TIMEOUT_SECONDS", "900"))
+
+
 @dataclass(frozen=True)
 class DataPaths:
     """Where one dataset's files live: landing folder, warehouse, MLflow store, and its

@@ -66,7 +66,7 @@ def test_no_column_known_only_after_departure_is_in_the_table(table, spec):
         assert column not in table.columns
     assert list(table.columns) == list(spec["columns"])
     # The model's inputs are built from the table alone.
-    derived = derive(table.head(50))
+    derived = pd.concat([table.head(50), derive(table.head(50))], axis=1)
     features = spec["features"]["numeric"] + spec["features"]["categorical"]
     assert set(features) <= set(derived.columns)
     assert spec["target"]["column"] not in features
@@ -90,7 +90,7 @@ def test_ids_are_unique_and_each_flight_has_its_origin_weather_at_the_departure_
 def test_derive_is_row_wise(table):
     day = table[table["flight_date"] == table["flight_date"].iloc[len(table) // 2]]
     whole = derive(day)
-    assert set(DERIVED_COLUMNS) <= set(whole.columns)
+    assert list(whole.columns) == DERIVED_COLUMNS and whole.index.equals(day.index)
     for position in (0, 17, len(day) - 1):
         one = derive(day.iloc[[position]])
         pd.testing.assert_frame_equal(one, whole.iloc[[position]])
@@ -105,6 +105,7 @@ def test_spec_parses_and_every_feature_is_a_column_or_derived(spec, table):
     assert spec["landing_pattern"] == "flights_{date}.csv"
     columns = set(spec["columns"])
     assert {spec["id_column"], spec["date_column"], spec["target"]["column"]} <= columns
+    assert list(spec["derived"]) == DERIVED_COLUMNS
     known = columns | set(DERIVED_COLUMNS)
     for feature in spec["features"]["numeric"] + spec["features"]["categorical"]:
         assert feature in known, feature
@@ -120,6 +121,17 @@ def test_spec_parses_and_every_feature_is_a_column_or_derived(spec, table):
         assert name in known
     module, _, function = spec["features"]["derive"].partition(":")
     assert getattr(importlib.import_module(module), function) is derive
+
+
+def test_restore_landing_gives_rows_that_derive_the_same_features(table):
+    from ml_assets_examples.flights.features import restore_landing
+
+    rows = table.iloc[1000:1200]
+    features = pd.concat([rows, derive(rows)], axis=1).drop(
+        columns=["sched_dep_time", "sched_arr_time"]
+    )
+    restored = pd.concat([features, restore_landing(features)], axis=1)[list(table.columns)]
+    pd.testing.assert_frame_equal(derive(restored), derive(rows))
 
 
 def test_prepare_cli_writes_the_table_and_prints_the_late_rate(

@@ -23,7 +23,7 @@ LOW_VISIBILITY_MILES = 3.0
 
 
 def derive(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with the derived columns added (the input is not modified).
+    """The derived columns of landing rows, on the rows' index (the input is not modified).
 
     Parameters
     ----------
@@ -34,23 +34,39 @@ def derive(rows: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``rows`` plus ``dep_hour`` (scheduled departure hour, 0-23), ``day_of_week``
-        (Monday 0), ``weekend`` (0/1), ``precip_any`` (0/1, null without a reading),
-        ``low_visibility`` (0/1, null without a reading) and ``dew_spread`` (temperature minus
-        dew point in F: near 0 means fog or low cloud).
+        ``dep_hour`` (scheduled departure hour, 0-23), ``day_of_week`` (Monday 0),
+        ``weekend`` (0/1), ``precip_any`` (0/1, null without a reading), ``low_visibility``
+        (0/1, null without a reading) and ``dew_spread`` (temperature minus dew point in F:
+        near 0 means fog or low cloud).
     """
-    out = rows.copy()
-    dates = pd.to_datetime(out["flight_date"])
-    sched = pd.to_numeric(out["sched_dep_time"]).astype("int64")
-    # 2400 is a scheduled midnight departure in the source: hour 0, not 24.
-    out["dep_hour"] = (sched // 100) % 24
-    out["day_of_week"] = dates.dt.dayofweek.astype("int64")
-    out["weekend"] = (out["day_of_week"] >= 5).astype("int64")
-    precip = pd.to_numeric(out["precip"]).astype("float64")
-    visib = pd.to_numeric(out["visib"]).astype("float64")
-    out["precip_any"] = (precip > 0).astype("float64").where(precip.notna())
-    out["low_visibility"] = (visib < LOW_VISIBILITY_MILES).astype("float64").where(visib.notna())
-    out["dew_spread"] = pd.to_numeric(out["temp"]).astype("float64") - pd.to_numeric(
-        out["dewp"]
-    ).astype("float64")
-    return out
+    dates = pd.to_datetime(rows["flight_date"])
+    sched = pd.to_numeric(rows["sched_dep_time"]).astype("int64")
+    precip = pd.to_numeric(rows["precip"]).astype("float64")
+    visib = pd.to_numeric(rows["visib"]).astype("float64")
+    temp = pd.to_numeric(rows["temp"]).astype("float64")
+    dewp = pd.to_numeric(rows["dewp"]).astype("float64")
+    day_of_week = dates.dt.dayofweek.astype("int64")
+    out = pd.DataFrame(
+        {
+            # 2400 is a scheduled midnight departure in the source: hour 0, not 24.
+            "dep_hour": (sched // 100) % 24,
+            "day_of_week": day_of_week,
+            "weekend": (day_of_week >= 5).astype("int64"),
+            "precip_any": (precip > 0).astype("float64").where(precip.notna()),
+            "low_visibility": (visib < LOW_VISIBILITY_MILES).astype("float64").where(visib.notna()),
+            "dew_spread": temp - dewp,
+        },
+        index=rows.index,
+    )
+    return out[DERIVED_COLUMNS]
+
+
+def restore_landing(features: pd.DataFrame) -> pd.DataFrame:
+    """Landing columns the feature table does not carry, from the ones it does.
+
+    The scheduled departure comes back as the full hour (``dep_hour * 100``), which derives
+    the same ``dep_hour``; the scheduled arrival is not a feature and is set to the same time.
+    Used for the registered model's input example.
+    """
+    sched = (features["dep_hour"].astype("int64") * 100).astype("int64")
+    return pd.DataFrame({"sched_dep_time": sched, "sched_arr_time": sched}, index=features.index)
