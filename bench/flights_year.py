@@ -67,6 +67,7 @@ class Dataset:
     id_column: str
     date_column: str
     segments: list
+    spec: object = None  # the generic package's DatasetSpec, once it has one
     days: list[dt.date] = field(default_factory=list)
     by_day: dict = field(default_factory=dict)
 
@@ -91,6 +92,7 @@ def load_dataset(table_path: Path | None) -> Dataset:
         id_column=spec["id_column"],
         date_column=date_col,
         segments=spec.get("segments", []),
+        spec=spec_object(),
     )
     for day, rows in table.groupby(date_col, sort=True):
         ds.by_day[day.date()] = rows.reset_index(drop=True)
@@ -98,11 +100,32 @@ def load_dataset(table_path: Path | None) -> Dataset:
     return ds
 
 
+def spec_object():
+    """The flights spec as the generic package reads it, or None before it reads specs."""
+    try:
+        from ml_assets.dataset import load_spec
+    except ImportError:
+        return None
+    return load_spec(SPEC_PATH)
+
+
+def takes(function, name: str) -> bool:
+    import inspect
+
+    return name in inspect.signature(function).parameters
+
+
 @contextlib.contextmanager
 def feature_lists(ds: Dataset):
-    """Point the generic modules' feature constants at the flights spec, then restore them."""
+    """Point the generic modules' feature constants at the flights spec, then restore them.
+
+    Once the modules read the dataset spec (``spec=`` arguments), nothing is patched.
+    """
     from ml_assets import drift, modelling
 
+    if ds.spec is not None:
+        yield
+        return
     patches = {
         (modelling, "NUMERIC_FEATURES"): ds.numeric,
         (modelling, "CATEGORICAL_FEATURES"): ds.categorical,
@@ -153,9 +176,11 @@ class Trainer:
     """Training windows, fits and the gate, with the flights feature lists."""
 
     def __init__(self, ds: Dataset, split: str = "id"):
-        from ml_assets import drift
+        from ml_assets import drift, modelling
         from ml_assets.gate import GateRules
-        from ml_assets.modelling import ModelParams, split_by_customer
+        from ml_assets.modelling import ModelParams
+
+        split_by_id = getattr(modelling, "split_by_id", None) or modelling.split_by_customer
 
         self.ds = ds
         self.split = split
@@ -168,7 +193,7 @@ class Trainer:
         self.drift_rules = drift.DriftRules()
         self.versions = 0
         self.fit_seconds = 0.0
-        split = split_by_customer(ds.table[ds.id_column], TEST_FRACTION)
+        split = split_by_id(ds.table[ds.id_column], TEST_FRACTION)
         ds.table["split"] = split.to_numpy()
         for day, rows in ds.table.groupby(ds.date_column, sort=True):
             ds.by_day[day.date()] = rows.reset_index(drop=True)
@@ -200,7 +225,8 @@ class Trainer:
         train = rows[rows["split"] == "train"]
         t = time.perf_counter()
         with feature_lists(ds), compute_threads():
-            pipeline = _estimator_pipeline(self.params).fit(
+            spec_args = {"spec": ds.spec} if ds.spec is not None else {}
+            pipeline = _estimator_pipeline(self.params, **spec_args).fit(
                 train[ds.categorical + ds.numeric], train[ds.label].astype(int)
             )
             profiles = {r: drift.prepare_profile(build_profile(rows, ds, r)) for r in rules}
@@ -250,18 +276,16 @@ def build_profile(rows: pd.DataFrame, ds: Dataset, rule: str) -> dict:
     ``clustered`` passes the date column, so the profile records each feature's design effect
     (days as clusters); ``independent`` is the rule as it was, rows taken as independent.
     """
-    import inspect
-
     from ml_assets import drift
 
+    build = drift.build_reference_profile
+    kwargs = {"spec": ds.spec} if ds.spec is not None and takes(build, "spec") else {}
+    if rule == "clustered":
+        if not takes(build, "day_column"):
+            raise SystemExit("this ml_assets.drift has no clustered rule; use --rules independent")
+        kwargs["day_column"] = ds.date_column
     with feature_lists(ds):
-        if rule == "clustered":
-            if "day_column" not in inspect.signature(drift.build_reference_profile).parameters:
-                raise SystemExit(
-                    "this ml_assets.drift has no clustered rule; use --rule independent"
-                )
-            return drift.build_reference_profile(rows, day_column=ds.date_column)
-        return drift.build_reference_profile(rows)
+        return build(rows, **kwargs)
 
 
 def auc_of(y, p) -> float:
@@ -374,7 +398,14 @@ def refusal_kind(reasons: list[str]) -> str:
     return "floors"
 
 
-def replay(ds: Dataset, trainer: Trainer, january: Model, rules: list[str]) -> dict[str, Policy]:
+def replay(
+    ds: Dataset,
+    trainer: Trainer,
+    january: Model,
+    rules: list[str],
+    until: dt.date | None = None,
+    out: Path | None = None,
+) -> dict[str, Policy]:
     from ml_assets import drift
     from ml_assets.decisions import RetrainPolicy, plan_drift_retrains
     from ml_assets.performance import PerformanceRules, performance_drift
@@ -389,10 +420,14 @@ def replay(ds: Dataset, trainer: Trainer, january: Model, rules: list[str]) -> d
     perf_rules = PerformanceRules()
     cursors: dict[str, dict] = {rule: {} for rule in rules}
     storage_id = 0
-    later = [d for d in ds.days if d > january.window_end]
+    later = [d for d in ds.days if d > january.window_end and (until is None or d <= until)]
     last_weekly = january.window_end
     t0 = time.perf_counter()
     for day in later:
+        if day.day == 1 and out is not None:
+            # Partial results at each month, so a long run under load still leaves numbers.
+            partial = {k: monthly_auc(p) for k, p in (*loops.items(), ("b", static), ("c", weekly))}
+            out.write_text(json.dumps({"until": day.isoformat(), "monthly": partial}, default=str))
         if day.day == 1:
             state = ", ".join(
                 f"{r}: v{p.champion.version} {p.flagged_days} flagged {p.promotions} promoted"
@@ -544,6 +579,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--study", action="store_true", help="also run the drift-rule study")
     parser.add_argument("--no-replay", action="store_true", help="the study only")
+    parser.add_argument(
+        "--until", type=dt.date.fromisoformat, default=None, help="last day replayed (a check)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     rules = [r for r in args.rules.split(",") if r]
@@ -569,7 +607,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result["study"][rule], indent=1))
     if args.no_replay:
         return 0
-    policies = replay(ds, trainer, january, rules)
+    partial = args.out.with_suffix(".partial.json") if args.out else None
+    if partial is not None:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+    policies = replay(ds, trainer, january, rules, args.until, partial)
     table = markdown(policies)
     print(table)
     for key, policy in policies.items():

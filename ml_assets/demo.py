@@ -136,6 +136,35 @@ def train_first_model(instance) -> None:
         raise SystemExit("the first retrain failed; see the run in the UI (make ui)")
 
 
+def landing_state(files) -> dict[str, float]:
+    """Each landing file's name and modification time: what landing_sensor decides on."""
+    return {f.path.name: f.path.stat().st_mtime for f in files}
+
+
+def _state_file(home: Path) -> Path:
+    return home / "demo_state.json"
+
+
+def nothing_new(home: Path, files, instance, expected_days: set[str]) -> bool:
+    """True when the last demo ended quiet with every day ingested and the landing folder has
+    not changed since (no new file, none landed again): the daemon would have nothing to do."""
+    from dagster import AssetKey
+
+    path = _state_file(home)
+    if not path.exists():
+        return False
+    try:
+        recorded = json.loads(path.read_text())
+    except ValueError:
+        return False
+    ingested = set(instance.get_materialized_partitions(AssetKey(RAW_KEY)))
+    return (
+        recorded == landing_state(files)  # nothing landed since (or during) the last run
+        and expected_days <= ingested
+        and _active_runs(instance) == 0
+    )
+
+
 def _active_runs(instance) -> int:
     from dagster import DagsterRunStatus, RunsFilter
 
@@ -352,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     live = max(0, min(args.live_days, len(files) - 1))
     history = [f.day for f in files[: len(files) - live]]
-    log_path = home / "logs" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    # Not $DAGSTER_HOME/logs: Dagster's telemetry owns that folder and empties it.
+    log_path = home / "demo_logs" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log"
     _say(f"details (step logs, warnings) go to {_shown(log_path)}")
     with details_to(log_path):
         import warnings
@@ -361,11 +391,20 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("once")
         try:
             instance = _instance()
-            ingest_history(instance, history)
-            train_first_model(instance)
-            run_daemon_until_quiet(
-                instance, {f.partition_key for f in files}, args.stall_seconds, args.quiet_seconds
-            )
+            expected = {f.partition_key for f in files}
+            # Taken before the runs: a file landed during them makes the next run look again.
+            state = landing_state(files)
+            if nothing_new(home, files, instance, expected):
+                _say(
+                    f"nothing new since the last run: all {len(expected)} days ingested and "
+                    "the landing folder unchanged, so the daemon is not started"
+                )
+            else:
+                _state_file(home).unlink(missing_ok=True)
+                ingest_history(instance, history)
+                train_first_model(instance)
+                run_daemon_until_quiet(instance, expected, args.stall_seconds, args.quiet_seconds)
+                _state_file(home).write_text(json.dumps(state))
             facts = summary(instance)
         except Exception as exc:
             import traceback

@@ -17,7 +17,7 @@ from ml_assets.gate import GateDecision
 from ml_assets.registry import ModelRef
 from ml_assets.schemas import PromotionLog, RetrainLog
 
-SMOKE_TIMEOUT_S = 180
+SMOKE_TIMEOUT_S = settings.smoke_timeout_seconds()
 
 
 def smoke_test(tracking_uri: str, ref: ModelRef, raw_rows: pd.DataFrame) -> tuple[bool, str]:

@@ -184,6 +184,15 @@ def ui_port() -> int:
     return int(os.environ.get("UI_PORT", "3000"))
 
 
+def smoke_timeout_seconds() -> float:
+    """ML_ASSETS_SMOKE_TIMEOUT_SECONDS: how long the gate's smoke test (the challenger loaded
+    and scored in a fresh Python process) may take before it counts as failed (default 900).
+    Seconds on a quiet machine; on a 2-core machine under a load average of 20-30 a fresh
+    process took over 180 s just to import MLflow and scikit-learn, and 180 s used to refuse
+    good models there."""
+    return float(os.environ.get("ML_ASSETS_SMOKE_TIMEOUT_SECONDS", "900"))
+
+
 @dataclass(frozen=True)
 class DataPaths:
     """Where one dataset's files live: landing folder, warehouse, MLflow store, and its

@@ -218,8 +218,9 @@ def read_test_split(database: str | Path, spec: DatasetSpec | None = None) -> pd
 # --------------------------------------------------------------------------- reference
 
 
-# A reference of fewer rows than this is widened with the days just before its start.
-MIN_REFERENCE_ROWS = 500
+# A regime reference of fewer rows than this (the drift rule's minimum for a day) is widened
+# with the days just before its start. Not more: those days belong to the old regime.
+MIN_REFERENCE_ROWS = 100
 
 
 def regime_start(requested: str | None, champion_profile: dict[str, Any] | None) -> str | None:

@@ -48,6 +48,8 @@ def lifecycle(served_lifecycle, monkeypatch):  # noqa: F811
     instance.dispose()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("lifecycle")  # shares served_lifecycle with test_ui
 def test_prediction_lineage_matches_its_sources(lifecycle):
     from mlflow import MlflowClient
 
@@ -158,6 +160,7 @@ def test_prediction_lineage_matches_its_sources(lifecycle):
     assert "scored days: 3" in done.stderr
 
 
+@pytest.mark.slow
 def test_lineage_errors_without_warehouse_or_predictions(project, tmp_path):
     missing = tmp_path / "nowhere" / "warehouse.duckdb"
     with pytest.raises(LineageError, match="No warehouse at"):

@@ -75,7 +75,9 @@ def build_raw_asset(w: Wiring) -> AssetsDefinition:
                 spec=spec,
             )
         except LandingFileError as exc:
-            raise _refused(context, warehouse, exc, days, landing_dir, spec) from exc
+            # `from None`: the message says it all; the chained LandingFileError and pandera's
+            # SchemaErrors (a JSON dump) would print two more tracebacks around it on the CLI.
+            raise _refused(context, warehouse, exc, days, landing_dir, spec) from None
         target = snapshots[spec.target.column].astype("Float64")
         context.add_output_metadata(
             {
