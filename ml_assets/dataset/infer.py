@@ -713,18 +713,26 @@ def _column_lines(guess: ColumnGuess, width: int = 100) -> list[str]:
     for key, value in guess.rules.items():
         if key != "values":
             lines.append(f"    {key}: {_flow(value)}")
-    items = [_flow(v) for v in guess.rules["values"]]
-    chunk: list[str] = []
+    return lines + _list_lines("values", guess.rules["values"], indent=4, width=width)
+
+
+def _list_lines(key: str, values: list, indent: int = 2, width: int = 100) -> list[str]:
+    """``key: [a, b]`` on one line, or a flow list wrapped over lines when long."""
+    pad = " " * indent
+    one = f"{pad}{key}: {_flow(list(values))}"
+    if len(one) <= width:
+        return [one]
+    items = [_flow(v) for v in values]
     rows: list[str] = []
+    chunk: list[str] = []
     for item in items:
-        if chunk and len(", ".join([*chunk, item])) > width - 8:
+        if chunk and len(", ".join([*chunk, item])) > width - indent - 4:
             rows.append(", ".join(chunk))
             chunk = []
         chunk.append(item)
     rows.append(", ".join(chunk))
-    lines.append("    values: [")
-    lines += [f"      {row}," for row in rows[:-1]] + [f"      {rows[-1]}", "    ]"]
-    return lines
+    body = [f"{pad}  {row}," for row in rows[:-1]] + [f"{pad}  {rows[-1]}"]
+    return [f"{pad}{key}: [", *body, f"{pad}]"]
 
 
 def render_spec(spec: InferredSpec) -> str:
@@ -756,8 +764,8 @@ def render_spec(spec: InferredSpec) -> str:
         out += _column_lines(guess)
     out += [
         "features:                                         # REVIEW: what the model sees",
-        f"  numeric: {_flow(spec.numeric)}",
-        f"  categorical: {_flow(spec.categorical)}",
+        *_list_lines("numeric", spec.numeric),
+        *_list_lines("categorical", spec.categorical),
         '  # derive: "your_package.module:derive"          # optional row-wise function adding',
         "  #                                                 derived columns (declare them",
         "  #                                                 under `derived:`)",
