@@ -312,6 +312,14 @@ def test_check_reports_each_problem(tmp_path, table_csv, capsys, monkeypatch):
     assert any("features.derive" in x and "no_such_module_xyz" in x for x in lines)
     assert all(str(broken) in x for x in lines)
 
+    # Column names the warehouse refuses.
+    shouting = tmp_path / "shouting.spec.yaml"
+    shouting.write_text(spec_path.read_text().replace("  visits:", "  Visits:"))
+    _spec_with(shouting, lambda data: data["features"]["numeric"].remove("visits"))
+    assert main(["check", "--spec", str(shouting), "--landing-dir", str(landing)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "columns.Visits" in lines[0] and "rename it 'visits'" in lines[0]
+
     # A target value that never occurs in the landing files: land only the "No" rows.
     negatives = tmp_path / "negatives.csv"
     table[table["outcome"] == "No"].to_csv(negatives, index=False)
