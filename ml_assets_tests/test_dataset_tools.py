@@ -470,12 +470,20 @@ def test_timestamps_land_as_their_day(tmp_path, capsys):
 
 
 def test_suggested_spread_matches_the_drift_rule():
-    from ml_assets.dataset.infer import DRIFT_MIN_ROWS, suggested_days
+    from ml_assets.dataset import infer
     from ml_assets.drift import DriftRules
+    from ml_assets.gate import GateRules
 
-    assert DriftRules().min_rows == DRIFT_MIN_ROWS
-    assert [suggested_days(n) for n in (1319, 4454, 10_000, 336_776)] == [14, 29, 60, 60]
-    assert 4454 // suggested_days(4454) >= DRIFT_MIN_ROWS
+    assert DriftRules().min_rows == infer.DRIFT_MIN_ROWS
+    assert GateRules().min_test_rows == infer.GATE_MIN_TEST_ROWS
+    assert GateRules().min_test_positives == infer.GATE_MIN_TEST_EVENTS
+    # About 150 rows a day, 14 to 60 days ...
+    assert [infer.suggested_days(n, 0.3) for n in (4454, 10_000, 336_776)] == [29, 60, 60]
+    # ... and enough days that the history before the last 7 gives the gate its evidence
+    # (modeldata's attrition: 1,470 rows, 16 % events; 14 days left 150 test rows).
+    days = infer.suggested_days(1470, 0.161)
+    history = 1470 * (days - infer.LIVE_DAYS) / days
+    assert history * 0.2 >= 200 and history * 0.2 * 0.161 >= 20
 
 
 def test_a_landed_table_with_missing_categories_trains_and_scores(tmp_path, capsys):

@@ -52,6 +52,9 @@ ADDED_DATE_COLUMN = "landing_date"
 # The drift rule's default minimum of rows a day (drift.DriftRules.min_rows; a test keeps the
 # two equal, and this module stays free of the pipeline's imports).
 DRIFT_MIN_ROWS = 100
+GATE_MIN_TEST_ROWS = 200  # gate.GateRules.min_test_rows (kept equal by a test)
+GATE_MIN_TEST_EVENTS = 20  # gate.GateRules.min_test_positives
+LIVE_DAYS = 7  # the days `make run` (ml-assets demo --live-days) leaves to the sensors
 _POSITIVE_WORDS = ("1", "true", "t", "yes", "y", "positive", "pos")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
@@ -779,9 +782,17 @@ def render_spec(spec: InferredSpec) -> str:
     return "\n".join(out) + "\n"
 
 
-def suggested_days(rows: int) -> int:
-    """Days to spread a table without dates over: about 150 rows a day, 14 to 60 days."""
-    return max(14, min(60, rows // 150))
+def suggested_days(rows: int, positive_share: float = 0.5) -> int:
+    """Days to spread a table without dates over: about 150 rows a day (14 to 60 days), and
+    enough that the history `make run` trains on (all but the last :data:`LIVE_DAYS` days)
+    gives the gate's test split its minimum evidence (GateRules: 200 rows, 20 events, at a
+    test fraction of 0.2), when the table holds that much."""
+    days = max(14, min(60, rows // 150))
+    need = max(GATE_MIN_TEST_ROWS, GATE_MIN_TEST_EVENTS / max(positive_share, 1e-9)) / 0.2
+    if rows > need * 1.1:
+        # History = all but the live days; training takes at most its last 30 days.
+        days = max(days, min(30 + LIVE_DAYS, math.ceil(LIVE_DAYS * rows / (rows - need * 1.1))))
+    return days
 
 
 def review_lines(spec: InferredSpec, out: Path) -> list[str]:
@@ -797,12 +808,13 @@ def review_lines(spec: InferredSpec, out: Path) -> list[str]:
     )
     land = f"ml-assets land --from {spec.source} --spec {out}"
     if any(g.added and g.role == "date" for g in spec.columns):
-        days = suggested_days(spec.rows)
+        days = suggested_days(spec.rows, spec.positive_share)
         land += f" --days {days} --start 2025-01-01"
         lines.append(
-            f"note: {days} days of about {spec.rows // days} rows suggested: the drift report "
-            f"decides only on days with at least {DRIFT_MIN_ROWS} rows, training takes the "
-            "last 30 days, and `make run` leaves the last 7 days to the sensors."
+            f"note: {days} days of about {spec.rows // days} rows suggested: `make run` trains "
+            f"the first model on all but the last {LIVE_DAYS} days, and the gate wants at "
+            f"least {GATE_MIN_TEST_ROWS} test rows and {GATE_MIN_TEST_EVENTS} events from it; "
+            f"the drift report decides only on days with at least {DRIFT_MIN_ROWS} rows."
         )
     lines.append(f"next: ml-assets check --spec {out}; then {land}")
     return lines
