@@ -143,7 +143,7 @@ format: test-deps
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 	$(BIN)/ruff format $(LINT_PATHS)
 
-dg-check: venv
+dg-check: venv instance
 	$(BIN)/dg check defs
 
 ui: venv instance

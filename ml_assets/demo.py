@@ -200,7 +200,7 @@ def run_daemon_until_quiet(
         raise SystemExit("dagster-daemon is not installed in this environment; run `make venv`.")
     log_path = Path(env["DAGSTER_HOME"]) / "daemon.log"
     _say(
-        f"daemon: starting (log {log_path}); sensors tick every "
+        f"daemon: starting (log {_shown(log_path)}); sensors tick every "
         f"{env['ML_ASSETS_SENSOR_INTERVAL']} s"
     )
     with open(log_path, "ab") as log:

@@ -32,7 +32,7 @@ class Jobs:
     weekly_retrain: ScheduleDefinition
 
 
-def build_jobs(w: Wiring) -> Jobs:
+def build_jobs(w: Wiring, running: bool = True) -> Jobs:
     """``ingest_job`` (one day: validate, features, drift, score), ``retrain_job`` (training
     set, model, evaluation, gate) and ``weekly_retrain_schedule`` of one dataset. Names are
     the same in every code location (one location per dataset)."""
@@ -54,7 +54,7 @@ def build_jobs(w: Wiring) -> Jobs:
         job=retrain,
         cron_schedule="0 4 * * 1",
         execution_timezone="UTC",
-        default_status=DefaultScheduleStatus.RUNNING,
+        default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED,
         description="Retrain every Monday 04:00 UTC, drift or not, to keep up with slow change.",
     )
     return Jobs(ingest=ingest, retrain=retrain, weekly_retrain=schedule)

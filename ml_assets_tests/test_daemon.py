@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
 
 BIN = Path(sys.executable).parent
@@ -37,7 +37,7 @@ def test_demo_drift_leads_to_one_sensor_started_retrain(project, tmp_path):
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     summary_file = tmp_path / "summary.json"
-    done = subprocess.run(
+    done = procs.run(
         [
             str(BIN / "ml-assets"),
             "demo",
@@ -51,9 +51,6 @@ def test_demo_drift_leads_to_one_sensor_started_retrain(project, tmp_path):
             str(summary_file),
         ],
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,  # the demo gives up by itself when the instance stalls
     )
     log = (home / "daemon.log").read_text() if (home / "daemon.log").exists() else ""
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + log[-3000:]
@@ -144,7 +141,7 @@ def test_demo_drift_leads_to_one_sensor_started_retrain(project, tmp_path):
         assert scored[day(13)] == 2
 
     # Running the demo again is safe: nothing new to do, nothing fails, no second retrain.
-    again = subprocess.run(
+    again = procs.run(
         [
             str(BIN / "ml-assets"),
             "demo",
@@ -156,9 +153,6 @@ def test_demo_drift_leads_to_one_sensor_started_retrain(project, tmp_path):
             str(summary_file),
         ],
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,  # the demo gives up by itself when the instance stalls
     )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     # Nothing landed since: the second run does not even start the daemon.

@@ -12,6 +12,7 @@ import pytest
 from dagster import AssetKey
 
 from ml_assets.definitions import defs
+from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
 
 BIN = Path(sys.executable).parent
@@ -76,7 +77,7 @@ def _env(project: Path, tmp: Path) -> dict:
 @pytest.mark.slow
 def test_dagster_cli_materializes_one_partition(project, tmp_path):
     write_days(project / "landing", 2, rows=80)
-    result = subprocess.run(
+    result = procs.run(
         [
             str(BIN / "dagster"),
             "asset",
@@ -89,9 +90,6 @@ def test_dagster_cli_materializes_one_partition(project, tmp_path):
             day(1).isoformat(),
         ],
         env=_env(project, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
