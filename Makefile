@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 FLIGHTS_STAMP := $(VENV)/.flights-stamp
-# The installer: uv (from PyPI, pinned, installed by the Python that is there into a small
-# tool venv) resolves and installs the same pins as pip in a fraction of the time (see
+# The installer: uv (from PyPI, pinned, put into .tools/ by the pip of the Python that is
+# there; no venv needed for it) resolves and installs the same pins as pip in a fraction of the time (see
 # docs/performance.md, "Install"); INSTALLER=pip uses pip only.
 INSTALLER ?= uv
 UV_VERSION := 0.13.9
@@ -56,8 +56,7 @@ help:
 
 $(UV):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(PYTHON) -m pip install --quiet --root-user-action=ignore --target $(TOOLS) uv==$(UV_VERSION)
 
 # pip_install EXTRAS: install the project (editable) with these extras into .venv.
 ifeq ($(INSTALLER),uv)
@@ -119,11 +118,12 @@ run: venv instance
 # The whole suite, CI's command: lint, the definitions as dg loads them, then every test but
 # the soak tier on both cores.
 test: test-deps system-deps lint dg-check
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not soak"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not soak"
 
 # The edit-test loop: no daemon, webserver, browser or subprocess (see docs/development.md).
 test-fast: test-deps
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow and not ui and not team and not soak"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
+		-m "not slow and not ui and not team and not soak"
 
 # Full-size soak tests (the 60-day backfill with the UI being read); not part of `make test`.
 test-soak: test-deps
@@ -137,7 +137,7 @@ format: test-deps
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 	$(BIN)/ruff format $(LINT_PATHS)
 
-dg-check: venv
+dg-check: venv instance
 	$(BIN)/dg check defs
 
 ui: venv instance

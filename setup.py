@@ -17,6 +17,8 @@ INSTALL_REQUIRES = [
     "scikit-learn>=1.9,<1.10",
     "scipy>=1.14,<1.19",
     "matplotlib>=3.9,<3.12",
+    # Dataset specs are YAML (dagster needs PyYAML too; declared because we import it).
+    "pyyaml>=6,<7",
     # `dg dev`, `dg check defs`, `dg list defs`, `dg launch`: pinned with dagster like the
     # integrations above.
     "dagster-dg-cli==1.13.27",
@@ -59,6 +61,7 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(exclude=["ml_assets_tests", "ml_assets_tests.*"]),
     include_package_data=True,
+    package_data={"ml_assets_examples": ["*/spec.yaml"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
         "test": TEST_REQUIRES,

