@@ -15,10 +15,13 @@ MLFLOW_PORT ?= 5000
 MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 5001
 
-.PHONY: help venv instance run test lint format ui mlflow-ui serve rollback drift-eval generate clean bench-deps bench
+.PHONY: help venv instance run team-up team-down test lint format ui mlflow-ui serve rollback drift-eval generate clean bench-deps bench
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
+	@echo "make run PROFILE=team  the same on the team stack (after make team-up)"
+	@echo "make team-up    PostgreSQL, S3 (moto) and MLflow servers on 127.0.0.1; writes team.env"
+	@echo "make team-down  stop them"
 	@echo "make test       the test suite (ruff, then pytest)"
 	@echo "make ui         Dagster UI on http://127.0.0.1:$(UI_PORT) over the same instance and data"
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)"
@@ -36,7 +39,7 @@ $(STAMP): setup.py pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,team]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -44,7 +47,7 @@ venv: $(STAMP)
 # Optional benchmark dependencies (setup.py extra "bench": Evidently, the drift tool we compare
 # against); they resolve beside the pins above without moving them.
 $(BENCH_STAMP): $(STAMP) setup.py
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,team,bench]"
 	@touch $(BENCH_STAMP)
 
 bench-deps: $(BENCH_STAMP)
@@ -53,8 +56,25 @@ instance:
 	@mkdir -p "$(DAGSTER_HOME)"
 	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp config/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
+# PROFILE=team runs on the servers of `make team-up` (variables from team.env); the default
+# profile uses the DuckDB file, MLflow on SQLite and the instance in dagster_home/.
+PROFILE ?= local
+ifeq ($(PROFILE),team)
+run: venv
+	@test -f team.env || { echo "team.env is missing: run make team-up first."; exit 1; }
+	set -a; . ./team.env; set +a; $(BIN)/ml-assets demo
+else
 run: venv instance
 	$(BIN)/ml-assets demo
+endif
+
+# PostgreSQL (the machine's binaries; apt-get installs them if missing), moto S3 and an MLflow
+# server on free 127.0.0.1 ports; state and data in .team/, variables in team.env (gitignored).
+team-up: venv
+	$(BIN)/python -m ml_assets.team.stack up
+
+team-down: venv
+	$(BIN)/python -m ml_assets.team.stack down
 
 test: venv
 	$(BIN)/ruff check ml_assets ml_assets_tests bench

@@ -20,7 +20,7 @@ from ml_assets.sensors import build_drift_sensor, build_landing_sensor
 
 def build_resources() -> dict:
     """Resources from settings (environment overrides applied at load time)."""
-    database = str(settings.duckdb_path())
+    database = settings.warehouse()
     mlflow = MlflowResource(
         tracking_uri=settings.mlflow_tracking_uri(),
         artifact_root=settings.mlflow_artifact_root(),

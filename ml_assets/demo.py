@@ -177,7 +177,7 @@ def summary(instance) -> dict:
         "days_ingested": len(instance.get_materialized_partitions(AssetKey(RAW_KEY))),
         "models_trained": versions.version if versions else 0,
         "champion_version": champion.version if champion else None,
-        "warehouse": str(settings.duckdb_path()),
+        "warehouse": warehouse.describe(settings.warehouse()),
         "mlflow_tracking_uri": uri,
     }
     drift_runs = instance.get_run_records(RunsFilter(tags={"dagster/sensor_name": "drift_sensor"}))
@@ -190,7 +190,7 @@ def summary(instance) -> dict:
     )
     failed = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
     out["failed_runs"] = len(failed)
-    with warehouse.connect(settings.duckdb_path()) as con:
+    with warehouse.connect(settings.warehouse()) as con:
         if champion is not None and warehouse.table_exists(con, "evaluation", "evaluation_report"):
             row = con.execute(
                 "select value from evaluation.evaluation_report where model_version = ? "
