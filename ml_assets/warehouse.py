@@ -135,6 +135,7 @@ def _open_lake(uri: str, read_only: bool) -> duckdb.DuckDBPyConnection:
             # The extensions come from registry wheels (the team extra); never download.
             base.execute("set autoinstall_known_extensions = false")
             base.execute("set autoload_known_extensions = false")
+            base.execute("set enable_progress_bar = false")
             names = ["postgres_scanner", "ducklake"]
             if data_path.startswith("s3://"):
                 names.append("httpfs")
@@ -159,7 +160,16 @@ def _open_lake(uri: str, read_only: bool) -> duckdb.DuckDBPyConnection:
                 ", read_only" if read_only else ""
             )
             catalog = _lake_catalog(uri).replace("'", "''")
-            base.execute(f"attach '{catalog}' as {LAKE_ALIAS} ({options})")
+            for attempt in range(5):
+                try:
+                    base.execute(f"attach '{catalog}' as {LAKE_ALIAS} ({options})")
+                    break
+                except duckdb.Error as exc:
+                    # Two processes attaching a new catalog both create its tables; the
+                    # loser finds them on the next attempt.
+                    if attempt == 4 or "Failed to initialize DuckLake" not in str(exc):
+                        raise
+                    time.sleep(0.2 * (attempt + 1))
         except BaseException:
             base.close()
             raise
