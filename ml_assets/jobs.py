@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
 
 from ml_assets.assets.common import daily_partitions
+from ml_assets.team.k8s import k8s_run_tags
 
 # The live lifecycle runs one run at a time, in priority order (config/dagster.yaml limits
 # this tag to 1): a drift event's retrain (dagster/priority 10) goes before the days queued
@@ -27,14 +28,14 @@ ingest_job = define_asset_job(
     selection=RAW | FEATURES | DRIFT | PREDICTIONS,
     partitions_def=daily_partitions,
     description="One day: validate the landing file, build features, report drift, score.",
-    tags=LIFECYCLE_TAGS,
+    tags={**LIFECYCLE_TAGS, **k8s_run_tags("ingest_job")},
 )
 
 retrain_job = define_asset_job(
     "retrain_job",
     selection=RETRAIN,
     description="Training set, model, evaluation and the promotion gate.",
-    tags=LIFECYCLE_TAGS,
+    tags={**LIFECYCLE_TAGS, **k8s_run_tags("retrain_job")},
 )
 
 weekly_retrain_schedule = ScheduleDefinition(
