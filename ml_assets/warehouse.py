@@ -190,10 +190,11 @@ def _lake_error(uri: str, exc: BaseException) -> WarehouseError | None:
     from ml_assets import settings
 
     text = str(exc)
+    brief = " ".join(text.split())[:240]
     catalog = _catalog_server(uri)
     if any(m in text for m in _PG_AUTH):
         return WarehouseError(
-            f"The lake catalog server ({catalog}) refused the login: {text.strip()[:200]}. "
+            f"The lake catalog server ({catalog}) refused the login: {brief}. "
             "Check the user in ML_ASSETS_WAREHOUSE and the password in PGPASSWORD, then run "
             "the step again; nothing was written."
         )
@@ -206,7 +207,7 @@ def _lake_error(uri: str, exc: BaseException) -> WarehouseError | None:
         )
     if any(m in text for m in _PG_DOWN):
         return WarehouseError(
-            f"The lake catalog server ({catalog}) is unreachable: {text.strip()[:200]}. "
+            f"The lake catalog server ({catalog}) is unreachable: {brief}. "
             "Start it (make team-up locally) or fix ML_ASSETS_WAREHOUSE, then run the step "
             "again; the transaction was rolled back and earlier rows are unchanged."
         )
@@ -214,7 +215,7 @@ def _lake_error(uri: str, exc: BaseException) -> WarehouseError | None:
     if data_path.startswith("s3://") and any(m in text for m in _S3_DOWN):
         endpoint = settings.s3_settings()["endpoint"] or "AWS S3"
         return WarehouseError(
-            f"The lake's object store ({endpoint}, {data_path}) failed: {text.strip()[:200]}. "
+            f"The lake's object store ({endpoint}, {data_path}) failed: {brief}. "
             "Check that it is running and that ML_ASSETS_S3_ENDPOINT and the AWS_* keys are "
             "right, then run the step again; the catalog was not changed, so earlier rows are "
             "unchanged."
