@@ -4,7 +4,7 @@ Dagster's ``DefaultRunLauncher`` (one process per run on this machine) cannot te
 monitoring daemon whether a run's process is still alive, so a run whose process and code
 server died together (SIGKILL, OOM killer, a reboot) stays STARTED forever. The K8s run
 launcher answers from the Job's status; this one answers from the process table: the run
-worker logs its pid ("Started process for run (pid: N)") and the launcher checks that this
+worker logs its pid ("Executing steps in process (pid: N)") and the launcher checks that this
 process still exists and is the one that started then (not a later process with the same pid).
 Used by the team profile's instance (config/dagster-team.yaml) on one machine.
 """
@@ -12,6 +12,7 @@ Used by the team profile's instance (config/dagster-team.yaml) on one machine.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from dagster import DagsterEventType
@@ -19,8 +20,11 @@ from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.launcher.default_run_launcher import DefaultRunLauncher
 from dagster._core.storage.dagster_run import DagsterRun
 
-STARTED_PREFIX = "Started process for run"
-EXITED_PREFIX = "Process for run exited"
+# What the run worker logs when it starts and when it is done: the in-process executor says
+# "Executing steps in process (pid: N)" / "Finished steps in process ..."; a worker started
+# through the code server's subprocess path says "Started process for run (pid: N)".
+STARTED_PREFIXES = ("Executing steps in process", "Started process for run")
+EXITED_PREFIXES = ("Finished steps in process", "Process for run exited")
 # /proc's start time has clock-tick resolution and the event is logged just after start.
 _START_SLACK_S = 5.0
 
@@ -31,11 +35,13 @@ def worker_pid_and_start(instance, run_id: str) -> tuple[int | None, float | Non
     exited = False
     for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
         message = record.user_message or ""
-        if message.startswith(STARTED_PREFIX):
-            data = record.dagster_event.engine_event_data if record.dagster_event else None
-            pid = getattr(data, "pid", None) if data else None
+        if message.startswith(STARTED_PREFIXES) and pid is None:
+            # The event is reported by the run worker itself, so its pid is the worker's.
+            event_pid = record.dagster_event.pid if record.dagster_event else None
+            found = re.search(r"pid: (\d+)", message)
+            pid = event_pid or (int(found.group(1)) if found else None)
             started = record.timestamp
-        elif message.startswith(EXITED_PREFIX):
+        elif message.startswith(EXITED_PREFIXES):
             exited = True
     return pid, started, exited
 

@@ -125,7 +125,10 @@ def test_sigkilled_run_is_marked_failed_and_the_lake_keeps_old_rows(team_instanc
         )
     finally:
         procs.stop(daemon)
-    messages = [e.user_message for e in instance.all_logs(run_id)]
+    messages = [
+        (e.dagster_event.message if e.dagster_event else None) or e.user_message or ""
+        for e in instance.all_logs(run_id)
+    ]
     assert any("Detected run worker status" in m and "killed" in m for m in messages), messages[-5:]
     pd.testing.assert_frame_equal(day_rows(first), before)
     # The step can run again: the same day rematerializes on the lake.
