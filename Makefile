@@ -5,24 +5,43 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.test-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
+# The installer: uv (from PyPI, pinned, installed by the Python that is there into a small
+# tool venv) resolves and installs the same pins as pip in a fraction of the time (see
+# docs/performance.md, "Install"); INSTALLER=pip uses pip only.
+INSTALLER ?= uv
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_NATIVE_TLS ?= 1
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/data/mlflow/mlflow.db)
 UI_PORT ?= 3000
 MLFLOW_PORT ?= 5000
+export MLFLOW_PORT
 # One server worker is plenty for a local UI and starts in seconds (MLflow's default, 4, takes a
 # minute on a busy 2-core machine).
 MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 5001
+# pytest-xdist workers for `make test` / `make test-fast` (both cores by default).
+PYTEST_WORKERS ?= 2
+LINT_PATHS := ml_assets ml_assets_tests bench
+comma := ,
 
-.PHONY: help venv instance run team-up team-down test lint format ui mlflow-ui serve rollback drift-eval generate clean bench-deps bench
+.PHONY: help venv test-deps system-deps team-deps team-up team-down instance run test test-fast test-soak lint dg-check format ui \
+	mlflow-ui serve rollback drift-eval generate clean bench-deps bench
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
 	@echo "make run PROFILE=team  the same on the team stack (after make team-up)"
 	@echo "make team-up    PostgreSQL, S3 (moto) and MLflow servers on 127.0.0.1; writes team.env"
 	@echo "make team-down  stop them"
-	@echo "make test       the test suite (ruff, then pytest)"
+	@echo "make test       everything CI runs: lint, dg check defs, the whole suite on $(PYTEST_WORKERS) workers"
+	@echo "make test-fast  the edit-test loop: plain-function and component tests (no daemon,"
+	@echo "                webserver, browser or subprocess), about a minute"
+	@echo "make test-soak  the full-size soak tests (60-day backfill), not part of make test"
+	@echo "make lint       ruff check and ruff format --check;  make format fixes the format"
 	@echo "make ui         Dagster UI on http://127.0.0.1:$(UI_PORT) over the same instance and data"
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)"
 	@echo "make serve      REST scoring of raw rows by the champion on http://127.0.0.1:$(SERVE_PORT)"
@@ -34,20 +53,57 @@ help:
 	@echo "make generate   regenerate the committed sample in data/landing"
 	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
 
-$(STAMP): setup.py pyproject.toml
+$(UV):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+# pip_install EXTRAS: install the project (editable) with these extras into .venv.
+ifeq ($(INSTALLER),uv)
+INSTALL_DEPS := $(UV)
+define pip_install
+	$(UV) pip install --quiet --python $(BIN)/python -e ".$(1)"
+endef
+define make_venv
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+endef
+else
+INSTALL_DEPS :=
+define pip_install
+	$(BIN)/python -m pip install --quiet -e ".$(1)"
+endef
+define make_venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,team]"
+endef
+endif
+
+$(STAMP): setup.py pyproject.toml $(INSTALL_DEPS)
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed, found " + sys.version.split()[0])'
+	$(call make_venv)
+	$(call pip_install,)
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
+# What the tests add: pytest, pytest-xdist, pytest-timeout, ruff (extra "test") and Playwright
+# for the browser tests (extra "ui-test").
+$(TEST_STAMP): $(STAMP)
+	$(call pip_install,[test$(comma)ui-test$(comma)team])
+	@touch $(TEST_STAMP)
+
+test-deps: $(TEST_STAMP)
+
+# System packages the tests drive (Debian's chromium for the browser tests, PostgreSQL for the
+# team profile); installed with apt-get when missing. ML_ASSETS_SYSTEM_DEPS=skip skips this.
+system-deps:
+	@sh scripts/system-deps.sh
+
 # Optional benchmark dependencies (setup.py extra "bench": Evidently, the drift tool we compare
 # against); they resolve beside the pins above without moving them.
 $(BENCH_STAMP): $(STAMP) setup.py
-	$(BIN)/python -m pip install --quiet -e ".[dev,team,bench]"
+	$(call pip_install,[bench])
 	@touch $(BENCH_STAMP)
 
 bench-deps: $(BENCH_STAMP)
@@ -56,13 +112,21 @@ instance:
 	@mkdir -p "$(DAGSTER_HOME)"
 	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp config/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
+# The team profile's packages (setup.py extra "team").
+TEAM_STAMP := $(VENV)/.team-stamp
+$(TEAM_STAMP): $(STAMP)
+	$(call pip_install,[team])
+	@touch $(TEAM_STAMP)
+
+team-deps: $(TEAM_STAMP)
+
 # PROFILE=team runs on the servers of `make team-up` (variables from team.env); the default
 # profile uses the DuckDB file, MLflow on SQLite and the instance in dagster_home/.
 PROFILE ?= local
 ifeq ($(PROFILE),team)
-run: venv
+run: team-deps
 	@test -f team.env || { echo "team.env is missing: run make team-up first."; exit 1; }
-	set -a; . ./team.env; set +a; $(BIN)/ml-assets demo
+	set -a; . ./team.env; set +a; $(BIN)/ml-assets demo $(DEMO_ARGS)
 else
 run: venv instance
 	$(BIN)/ml-assets demo
@@ -70,29 +134,43 @@ endif
 
 # PostgreSQL (the machine's binaries; apt-get installs them if missing), moto S3 and an MLflow
 # server on free 127.0.0.1 ports; state and data in .team/, variables in team.env (gitignored).
-team-up: venv
+team-up: team-deps
 	$(BIN)/python -m ml_assets.team.stack up
 
-team-down: venv
+team-down: team-deps
 	$(BIN)/python -m ml_assets.team.stack down
 
-test: venv
-	$(BIN)/ruff check ml_assets ml_assets_tests bench
-	$(BIN)/python -m pytest
+# The whole suite, CI's command: lint, the definitions as dg loads them, then every test but
+# the soak tier on both cores.
+test: test-deps system-deps lint dg-check
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not soak"
 
-lint: venv
-	$(BIN)/ruff check ml_assets ml_assets_tests bench
-	$(BIN)/ruff format --check ml_assets ml_assets_tests bench
+# The edit-test loop: no daemon, webserver, browser or subprocess (see docs/development.md).
+test-fast: test-deps
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow and not ui and not team and not soak"
 
-format: venv
-	$(BIN)/ruff format ml_assets ml_assets_tests
+# Full-size soak tests (the 60-day backfill with the UI being read); not part of `make test`.
+test-soak: test-deps
+	$(BIN)/python -m pytest -m soak
+
+lint: test-deps
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+format: test-deps
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
+
+dg-check: venv
+	$(BIN)/dg check defs
 
 ui: venv instance
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+	$(BIN)/dg dev -h 127.0.0.1 -p $(UI_PORT)
 
 mlflow-ui: venv
 	@mkdir -p data/mlflow
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_URI)" \
+	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+		$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_URI)" \
 		--host 127.0.0.1 --port $(MLFLOW_PORT) --workers $(MLFLOW_WORKERS)
 
 serve: venv

@@ -1,6 +1,6 @@
 from setuptools import find_packages, setup
 
-# Versions checked to resolve together on Python 3.11 (see README, "Dependencies").
+# Versions checked to resolve together on Python 3.11 (see docs/performance.md, "Install").
 # Each dagster integration 0.29.N pins dagster==1.13.N exactly, so they move together.
 INSTALL_REQUIRES = [
     "dagster==1.13.27",
@@ -20,14 +20,23 @@ INSTALL_REQUIRES = [
     "scikit-learn>=1.9,<1.10",
     "scipy>=1.14,<1.19",
     "matplotlib>=3.9,<3.12",
+    # `dg dev`, `dg check defs`, `dg list defs`, `dg launch`: pinned with dagster like the
+    # integrations above.
+    "dagster-dg-cli==1.13.27",
 ]
 
-DEV_REQUIRES = [
+# What `make run` needs is INSTALL_REQUIRES alone; the extras below are what the other make
+# targets add (`make test` installs "test" and "ui-test", `make bench` "bench").
+TEST_REQUIRES = [
     "pytest>=8,<10",
     "pytest-timeout>=2.3,<3",
+    "pytest-xdist>=3.6,<4",
     "ruff==0.17.5",
-    # Browser tests (test_ui.py) drive Debian's chromium (apt-get; .ci/run installs it), never
-    # Playwright's downloaded browsers.
+]
+
+# Browser tests (test_ui.py) drive Debian's chromium (.ci/install-test-system-deps installs it
+# when missing), never Playwright's downloaded browsers.
+UI_TEST_REQUIRES = [
     "playwright>=1.50,<2",
 ]
 
@@ -41,7 +50,8 @@ BENCH_REQUIRES = [
 # DuckLake lake (catalog in PostgreSQL, Parquet in a folder or S3), an MLflow tracking server,
 # a local S3-compatible server for tests, and the offline Kubernetes checks. psycopg2, not
 # psycopg 3: SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, which fails at NOTIFY
-# (dagster-io/dagster#33958); dagster.yaml names scheme postgresql+psycopg2.
+# (dagster-io/dagster#33958); dagster.yaml names scheme postgresql+psycopg2. `make test`
+# installs it (the team tests run there), as do `make team-up` and `make run PROFILE=team`.
 TEAM_REQUIRES = [
     "dagster-postgres==0.29.27",
     "dagster-k8s==0.29.27",
@@ -63,6 +73,12 @@ setup(
     packages=find_packages(exclude=["ml_assets_tests", "ml_assets_tests.*"]),
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
-    extras_require={"dev": DEV_REQUIRES, "bench": BENCH_REQUIRES, "team": TEAM_REQUIRES},
+    extras_require={
+        "test": TEST_REQUIRES,
+        "ui-test": UI_TEST_REQUIRES,
+        "dev": TEST_REQUIRES + UI_TEST_REQUIRES,
+        "bench": BENCH_REQUIRES,
+        "team": TEAM_REQUIRES,
+    },
     entry_points={"console_scripts": ["ml-assets=ml_assets.cli:main"]},
 )

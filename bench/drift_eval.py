@@ -14,7 +14,7 @@ project's own virtualenv. It is slow -- about 3 s for a 1,000-row day and about 
 only the first :attr:`SizePlan.evidently_days_quick` days of each scenario at 1,000 rows/day
 (about 2 minutes), which keeps ``make drift-eval`` under 10 minutes. ``--evidently full``
 judges :attr:`SizePlan.evidently_days_full` days per scenario at both sizes, including
-100,000 rows/day; its table is the one in the README. Evidently's days are always the first
+100,000 rows/day; its table is the one in docs/drift.md. Evidently's days are always the first
 replicate's, i.e. the very same days our rule judges there.
 
 What it does

@@ -7,13 +7,16 @@
    by whichever model is champion by then.
 4. When the instance has been quiet for a while, the daemon stops and a summary prints.
 
-Running it again is safe: finished steps are skipped and the sensors' cursors remember
-what they handled.
+The terminal gets progress lines and the summary; everything else (Dagster's step logs,
+warnings, MLflow's output) goes to a log file whose path the first line names. Running it
+again is safe: finished steps are skipped and the sensors' cursors remember what they
+handled.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -32,8 +35,46 @@ DRIFT_KEY = ["monitoring", "drift_report"]
 ACTIVE = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
 
 
+# Where progress lines go: the terminal's stdout, kept aside while the details are redirected.
+_TERMINAL_FD: int | None = None
+
+
 def _say(message: str) -> None:
-    print(f"[ml-assets demo {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    line = f"[ml-assets demo {time.strftime('%H:%M:%S')}] {message}\n"
+    if _TERMINAL_FD is None:
+        print(line, end="", flush=True)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.write(_TERMINAL_FD, line.encode())
+    # The same line in the log file, so the log reads in order.
+    os.write(1, line.encode())
+
+
+@contextlib.contextmanager
+def details_to(log_path: Path):
+    """Send file descriptors 1 and 2 (Dagster's step logs, warnings, progress bars, anything a
+    library prints) to ``log_path`` while progress lines from ``_say`` still reach the
+    terminal."""
+    global _TERMINAL_FD
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    with open(log_path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        _TERMINAL_FD = saved_out
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved_out, 1)
+            os.dup2(saved_err, 2)
+            os.close(saved_out)
+            os.close(saved_err)
+            _TERMINAL_FD = None
 
 
 def ensure_instance(home: Path) -> None:
@@ -93,6 +134,35 @@ def train_first_model(instance) -> None:
         raise SystemExit("the first retrain failed; see the run in the UI (make ui)")
 
 
+def landing_state(files) -> dict[str, float]:
+    """Each landing file's name and modification time: what landing_sensor decides on."""
+    return {f.path.name: f.path.stat().st_mtime for f in files}
+
+
+def _state_file(home: Path) -> Path:
+    return home / "demo_state.json"
+
+
+def nothing_new(home: Path, files, instance, expected_days: set[str]) -> bool:
+    """True when the last demo ended quiet with every day ingested and the landing folder has
+    not changed since (no new file, none landed again): the daemon would have nothing to do."""
+    from dagster import AssetKey
+
+    path = _state_file(home)
+    if not path.exists():
+        return False
+    try:
+        recorded = json.loads(path.read_text())
+    except ValueError:
+        return False
+    ingested = set(instance.get_materialized_partitions(AssetKey(RAW_KEY)))
+    return (
+        recorded == landing_state(files)  # nothing landed since (or during) the last run
+        and expected_days <= ingested
+        and _active_runs(instance) == 0
+    )
+
+
 def _active_runs(instance) -> int:
     from dagster import DagsterRunStatus, RunsFilter
 
@@ -100,10 +170,25 @@ def _active_runs(instance) -> int:
     return len(instance.get_run_records(RunsFilter(statuses=statuses)))
 
 
+def _instance_progress(instance) -> tuple:
+    """Moves whenever a run is created, logs an event or finishes anywhere in the instance."""
+    from dagster import RunsFilter
+
+    return (
+        instance.event_log_storage.get_maximum_record_id(),
+        instance.get_runs_count(RunsFilter()),
+    )
+
+
 def run_daemon_until_quiet(
-    instance, expected_days: set[str], timeout_s: float, quiet_s: float
+    instance, expected_days: set[str], stall_s: float, quiet_s: float
 ) -> None:
-    """Start the daemon and wait until every day is ingested and no run is pending."""
+    """Start the daemon and wait until every day is ingested and no run is pending.
+
+    There is no fixed time limit: a busy machine only makes the runs slower. The wait gives up
+    when nothing has happened in the instance (no run created, no event logged) for
+    ``stall_s`` seconds while days are still missing or runs are still pending.
+    """
     from dagster import AssetKey
 
     env = dict(os.environ)
@@ -126,10 +211,15 @@ def run_daemon_until_quiet(
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + timeout_s
+        last_progress, moved_at = _instance_progress(instance), time.monotonic()
         quiet_since = None
         reported: set[str] | None = None
-        while time.monotonic() < deadline:
+        while True:
+            progress = _instance_progress(instance)
+            if progress != last_progress:
+                last_progress, moved_at = progress, time.monotonic()
+            elif time.monotonic() - moved_at > stall_s:
+                break
             if proc.poll() is not None:
                 raise SystemExit(f"the daemon exited with {proc.returncode}; see {log_path}")
             ingested = set(instance.get_materialized_partitions(AssetKey(RAW_KEY)))
@@ -151,8 +241,9 @@ def run_daemon_until_quiet(
         done = set(instance.get_materialized_partitions(AssetKey(RAW_KEY)))
         missing = sorted(expected_days - done)
         raise SystemExit(
-            f"timed out after {timeout_s:.0f} s waiting for the daemon's runs; "
-            f"days not ingested: {missing}; see {log_path} and `make ui`"
+            f"nothing happened in the Dagster instance for {stall_s:.0f} s while waiting for "
+            f"the daemon's runs; days not ingested: {missing}; active runs: "
+            f"{_active_runs(instance)}; see {log_path} and `make ui`"
         )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -241,10 +332,13 @@ def main(argv: list[str] | None = None) -> int:
         "--live-days", type=int, default=7, help="last landing days left to the sensors (default 7)"
     )
     parser.add_argument(
+        "--stall-seconds",
         "--timeout",
+        dest="stall_seconds",
         type=float,
-        default=420.0,
-        help="seconds to wait for the daemon's runs (default 420)",
+        default=300.0,
+        help="give up when nothing has happened in the instance for this long while the "
+        "daemon's runs are due (default 300; there is no limit on the total time)",
     )
     parser.add_argument(
         "--quiet-seconds",
@@ -262,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("DAGSTER_HOME"):
         parser.error("DAGSTER_HOME is not set; run this through `make run`.")
     started = time.monotonic()
-    ensure_instance(Path(os.environ["DAGSTER_HOME"]))
+    home = Path(os.environ["DAGSTER_HOME"])
+    ensure_instance(home)
     files = list_landing_files(settings.landing_dir())
     if not files:
         parser.error(
@@ -271,29 +366,90 @@ def main(argv: list[str] | None = None) -> int:
         )
     live = max(0, min(args.live_days, len(files) - 1))
     history = [f.day for f in files[: len(files) - live]]
-    instance = _instance()
-    ingest_history(instance, history)
-    train_first_model(instance)
-    run_daemon_until_quiet(
-        instance, {f.partition_key for f in files}, args.timeout, args.quiet_seconds
-    )
-    facts = summary(instance)
-    facts["wall_seconds"] = round(time.monotonic() - started, 1)
-    print(json.dumps(facts, indent=2))
+    log_path = home / "logs" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    _say(f"details (step logs, warnings) go to {_shown(log_path)}")
+    with details_to(log_path):
+        import warnings
+
+        # Dagster's beta/preview notices are for library authors; say each once, in the log.
+        warnings.simplefilter("once")
+        try:
+            instance = _instance()
+            expected = {f.partition_key for f in files}
+            # Taken before the runs: a file landed during them makes the next run look again.
+            state = landing_state(files)
+            if nothing_new(home, files, instance, expected):
+                _say(
+                    f"nothing new since the last run: all {len(expected)} days ingested and "
+                    "the landing folder unchanged, so the daemon is not started"
+                )
+            else:
+                _state_file(home).unlink(missing_ok=True)
+                ingest_history(instance, history)
+                train_first_model(instance)
+                run_daemon_until_quiet(instance, expected, args.stall_seconds, args.quiet_seconds)
+                _state_file(home).write_text(json.dumps(state))
+            facts = summary(instance)
+        except Exception as exc:
+            import traceback
+
+            traceback.print_exc()  # into the log file
+            raise SystemExit(
+                f"ml-assets demo failed: {_first_line(exc)}\nThe full traceback is in {log_path}."
+            ) from None
+        facts["wall_seconds"] = round(time.monotonic() - started, 1)
+        facts["log_file"] = str(log_path)
+        print(json.dumps(facts, indent=2))
     if args.summary_file:
         args.summary_file.write_text(json.dumps(facts, indent=2))
-    print(
-        f"\nIngested {facts['days_ingested']} days; trained {facts['models_trained']} models; "
-        f"champion is version {facts['champion_version']} (test AUC "
-        f"{facts.get('champion_test_auc')}; oracle on the same rows "
-        f"{facts.get('oracle_test_auc')}); "
-        f"{facts['drift_retrains']} retrain(s) started by drift_sensor for drift on "
-        f"{', '.join(facts['drift_days']) or 'no day'}.\n"
-        f"Warehouse: {facts['warehouse']}\nMLflow: {facts['mlflow_tracking_uri']}\n"
-        "Browse it: `make ui` (Dagster, http://127.0.0.1:3000) and `make mlflow-ui` "
-        "(http://127.0.0.1:5000)."
-    )
+    print(_summary_text(facts))
     return 0 if facts["failed_runs"] == 0 else 1
+
+
+def _first_line(exc: BaseException) -> str:
+    """The innermost cause's message, first line: what went wrong, not the layers above it."""
+    seen = []
+    while exc is not None and exc not in seen and len(seen) < 20:
+        seen.append(exc)
+        exc = exc.__cause__ or getattr(exc, "user_exception", None) or exc.__context__
+    for candidate in reversed(seen):
+        text = str(candidate).strip()
+        if text:
+            return f"{type(candidate).__name__}: {text.splitlines()[0]}"
+    return type(seen[0]).__name__
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it (shorter to read)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _summary_text(facts: dict) -> str:
+    by_model = ", ".join(
+        f"{n} by {v}" for v, n in (facts.get("predictions_by_model") or {}).items()
+    )
+    failed = (
+        f"\n{facts['failed_runs']} run(s) failed; see `make ui` (Runs, filter by Failure)."
+        if facts["failed_runs"]
+        else ""
+    )
+    return (
+        f"\nDone in {facts['wall_seconds']:.0f} s. Ingested {facts['days_ingested']} days; "
+        f"trained {facts['models_trained']} models; champion is version "
+        f"{facts['champion_version']} (test AUC {facts.get('champion_test_auc')}; the oracle "
+        f"on the same rows {facts.get('oracle_test_auc')}).\n"
+        f"Drift on {', '.join(facts['drifted_days']) or 'no day'}; "
+        f"{facts['drift_retrains']} retrain(s) started by drift_sensor (for "
+        f"{', '.join(facts['drift_days']) or 'no day'}).\n"
+        f"Days scored: {by_model or 'none'}.{failed}\n"
+        f"Warehouse: {facts['warehouse']}\nMLflow: {facts['mlflow_tracking_uri']}\n"
+        f"Log: {facts['log_file']}\n"
+        f"Browse it: `make ui` (Dagster, http://127.0.0.1:{settings.ui_port()}) and "
+        f"`make mlflow-ui` (MLflow, http://127.0.0.1:{settings.mlflow_port()})."
+    )
 
 
 if __name__ == "__main__":

@@ -163,6 +163,18 @@ def sensor_interval_seconds() -> int:
 
 
 def mlflow_ui_url() -> str:
-    """Base address of the MLflow UI for links in the Dagster UI (``ML_ASSETS_MLFLOW_UI_URL``,
-    default ``http://127.0.0.1:5000``, where ``make mlflow-ui`` serves it)."""
-    return os.environ.get("ML_ASSETS_MLFLOW_UI_URL", "http://127.0.0.1:5000").rstrip("/")
+    """Base URL of the MLflow UI that links in asset metadata and `ml-assets lineage` point at:
+    ML_ASSETS_MLFLOW_UI_URL, else http://127.0.0.1:$MLFLOW_PORT (the port `make mlflow-ui`
+    serves on; 5000 unless MLFLOW_PORT is set)."""
+    default = f"http://127.0.0.1:{mlflow_port()}"
+    return os.environ.get("ML_ASSETS_MLFLOW_UI_URL", default).rstrip("/")
+
+
+def mlflow_port() -> int:
+    """MLFLOW_PORT: where `make mlflow-ui` serves the MLflow UI (default 5000)."""
+    return int(os.environ.get("MLFLOW_PORT", "5000"))
+
+
+def ui_port() -> int:
+    """UI_PORT: where `make ui` serves the Dagster UI (default 3000)."""
+    return int(os.environ.get("UI_PORT", "3000"))

@@ -2,6 +2,10 @@
 
 Each runs in its own session (process group) so a test can stop it, or kill it to simulate
 a crash, together with the code server it starts.
+
+Waits on these processes end on progress, not on wall time: ``Progress`` gives up only when
+what it watches (the instance's newest event, a log file's size) has not moved for a while,
+so a busy machine that runs everything slower never fails a test that is still advancing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,72 @@ from ml_assets import settings
 
 BIN = Path(sys.executable).parent
 WORKSPACE = settings.PROJECT_ROOT / "workspace.yaml"
+
+
+# How long nothing may move before a wait gives up. Generous: on a loaded 2-core machine a
+# code server can take a minute to load before its first event.
+STALL_S = float(os.environ.get("ML_ASSETS_TEST_STALL_SECONDS", "240"))
+
+
+class Progress:
+    """A deadline that moves while something advances.
+
+    ``probe()`` returns any comparable value (an event id, a file size, a tuple of counts);
+    ``advancing()`` is False once that value has stayed the same for ``stall_s`` seconds.
+    Use it as ``while progress.advancing(): ...; if done: break`` with an ``else`` that fails
+    with ``progress.describe(what)``.
+    """
+
+    def __init__(self, probe, stall_s: float = STALL_S):
+        self.probe, self.stall_s = probe, stall_s
+        self.value = probe()
+        self.moved_at = self.started = time.monotonic()
+
+    def advancing(self) -> bool:
+        value = self.probe()
+        now = time.monotonic()
+        if value != self.value:
+            self.value, self.moved_at = value, now
+        return now - self.moved_at < self.stall_s
+
+    def describe(self, what: str) -> str:
+        waited = time.monotonic() - self.started
+        return (
+            f"{what}: nothing moved for {self.stall_s:.0f} s "
+            f"(waited {waited:.0f} s in all; last progress value {self.value!r})"
+        )
+
+
+def instance_progress(instance):
+    """The newest event id in the instance's event log and the run count: they move whenever
+    any run is queued, starts a step, logs or finishes."""
+    from dagster import RunsFilter
+
+    return (
+        instance.event_log_storage.get_maximum_record_id(),
+        instance.get_runs_count(RunsFilter()),
+    )
+
+
+def file_progress(*paths: Path):
+    """The sizes of some log files (a process still writing its log is still starting)."""
+    return tuple(p.stat().st_size if p.exists() else -1 for p in paths)
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds used so far by the processes of one process group (a process started with
+    ``start_new_session``, and the code servers and run workers it started). A group that is
+    still computing is not stuck, even when it writes nothing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return round(total, 1)
 
 
 def free_port() -> int:
@@ -59,8 +129,11 @@ def start_daemon(home: Path, env: dict[str, str], log_name: str = "daemon.log"):
     return proc
 
 
-def start_webserver(home: Path, env: dict[str, str], port: int, timeout_s: float = 120.0):
-    log = open(home / "webserver.log", "ab")  # noqa: SIM115 - closed with the process
+def start_webserver(home: Path, env: dict[str, str], port: int, stall_s: float = STALL_S):
+    """Start dagster-webserver and wait until it answers; gives up when it has neither answered
+    nor written to its log for ``stall_s`` seconds."""
+    log_path = home / "webserver.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
         [str(BIN / "dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)],
         cwd=settings.PROJECT_ROOT,
@@ -70,17 +143,21 @@ def start_webserver(home: Path, env: dict[str, str], port: int, timeout_s: float
         start_new_session=True,
     )
     proc.log_file = log
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    progress = Progress(lambda: (file_progress(log_path), group_cpu_seconds(proc.pid)), stall_s)
+    while progress.advancing():
         if proc.poll() is not None:
-            raise RuntimeError(f"dagster-webserver exited: {(home / 'webserver.log').read_text()}")
+            raise RuntimeError(f"dagster-webserver exited: {log_path.read_text()}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5):
                 return proc
         except OSError:
             time.sleep(0.5)
     stop(proc)
-    raise RuntimeError("dagster-webserver did not answer /server_info in time")
+    raise RuntimeError(
+        progress.describe("dagster-webserver did not answer /server_info")
+        + "\n"
+        + log_path.read_text(errors="replace")[-3000:]
+    )
 
 
 def stop(proc, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:

@@ -1,4 +1,5 @@
-"""A 60-day backfill, several runs at once, with the sensors ticking and the UI being read.
+"""A backfill of 20 days (60 in the soak tier), several runs at once, with the sensors
+ticking and the UI being read.
 
 Real processes: dagster-webserver (the backfill is launched through its GraphQL API, as the
 UI does, and a reader thread keeps querying it) and dagster-daemon (the backfill daemon
@@ -34,7 +35,6 @@ from ml_assets.definitions import ALL_ASSETS, build_resources
 from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
 
-HISTORY_DAYS = 60
 ROWS_PER_DAY = 200
 DAILY_KEYS = [
     ["raw", "customer_snapshots"],
@@ -158,14 +158,20 @@ def _pool_step_intervals(instance, run_ids: list[str]) -> list[tuple[float, floa
 
 
 @pytest.mark.slow
-def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project, tmp_path):
+@pytest.mark.parametrize(
+    "history_days",
+    [20, pytest.param(60, marks=pytest.mark.soak)],
+    ids=lambda days: f"{days}_days",
+)
+def test_backfill_with_concurrent_runs_sensors_and_ui_reader(project, tmp_path, history_days):
+    # The default suite reprocesses 20 days in two chunks; `make test-soak` runs the full 60.
     landing = project / "landing"
-    write_days(landing, HISTORY_DAYS, rows=ROWS_PER_DAY)
+    write_days(landing, history_days, rows=ROWS_PER_DAY)
     home = procs.make_instance_home(tmp_path / "dagster_home")
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     # The history is there before the backfill: ingested once as one range run, and a
     # champion trained, as `make run` does. The backfill then re-processes all of it.
-    first, last = day(0).isoformat(), day(HISTORY_DAYS - 1).isoformat()
+    first, last = day(0).isoformat(), day(history_days - 1).isoformat()
     assert materialize(
         ALL_ASSETS,
         selection=AssetSelection.assets(*DAILY_KEYS[:2]),
@@ -197,15 +203,21 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
         # landing_sensor's first tick skips the days already ingested and sets its cursor.
         # Wait until it has finished (a tick is listed from its start): a day re-landed while
         # the first tick runs would count as history already ingested.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        progress = procs.Progress(
+            lambda: (procs.file_progress(home / "daemon.log"), procs.group_cpu_seconds(daemon.pid))
+        )
+        while progress.advancing():
             _, ticks = procs.graphql(port, SENSOR_TICKS)
             listed = ticks["data"]["sensorOrError"]["sensorState"]["ticks"]
             if listed and listed[0]["status"] in ("SKIPPED", "SUCCESS"):
                 break
             time.sleep(1)
         else:
-            pytest.fail("landing_sensor never ticked: " + (home / "daemon.log").read_text()[-3000:])
+            pytest.fail(
+                progress.describe("landing_sensor's first tick")
+                + "\n"
+                + (home / "daemon.log").read_text()[-3000:]
+            )
 
         reader.start()
         started = time.monotonic()
@@ -214,7 +226,7 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
             LAUNCH_BACKFILL,
             {
                 "params": {
-                    "partitionNames": [day(i).isoformat() for i in range(HISTORY_DAYS)],
+                    "partitionNames": [day(i).isoformat() for i in range(history_days)],
                     "assetSelection": [{"path": key} for key in DAILY_KEYS],
                     "fromFailure": False,
                     "title": "reprocess 60 days",
@@ -230,14 +242,15 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
         # The new days are written elsewhere and moved in with their final time, so a tick
         # never sees a file between two of its times (which would count as two landings).
         now = time.time() - 5
-        for path in write_days(tmp_path / "staging", 2, rows=ROWS_PER_DAY, first=HISTORY_DAYS):
+        for path in write_days(tmp_path / "staging", 2, rows=ROWS_PER_DAY, first=history_days):
             os.utime(path, (now, now))
             path.rename(landing / path.name)
-        os.utime(landing / f"customers_{day(45).isoformat()}.csv", (now, now))
+        os.utime(landing / f"customers_{day(history_days * 3 // 4).isoformat()}.csv", (now, now))
 
+        # Waits while the instance advances (events logged, runs created); a stall fails.
         status, quiet_since = None, None
-        deadline = time.monotonic() + 800
-        while time.monotonic() < deadline:
+        progress = procs.Progress(lambda: procs.instance_progress(instance))
+        while progress.advancing():
             assert daemon.poll() is None, (home / "daemon.log").read_text()[-3000:]
             _, payload = procs.graphql(port, BACKFILL_STATUS, {"id": backfill_id})
             status = payload["data"]["partitionBackfillOrError"]["status"]
@@ -259,6 +272,8 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
             else:
                 quiet_since = None
             time.sleep(1)
+        else:
+            pytest.fail(progress.describe(f"backfill {backfill_id} (last status {status})"))
         wall = time.monotonic() - started
     finally:
         reader.stop_event.set()
@@ -316,7 +331,7 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
 
     figures = {
         "days": len(expected),
-        "backfill_days": HISTORY_DAYS,
+        "backfill_days": history_days,
         "rows": sum(expected.values()),
         "backfill_runs": len(backfill_runs),
         "sensor_runs": {k: len(v) for k, v in by_sensor.items()},
@@ -333,7 +348,7 @@ def test_backfill_of_60_days_with_concurrent_runs_sensors_and_ui_reader(project,
 
     assert status == "COMPLETED_SUCCESS", figures
     assert not failed, figures
-    assert len(backfill_runs) == HISTORY_DAYS // 10  # chunks of DAILY_BACKFILL_POLICY
+    assert len(backfill_runs) == history_days // 10  # chunks of DAILY_BACKFILL_POLICY
     assert len(by_sensor["landing_sensor"]) == 3
     assert overlap >= 2, figures  # several runs were in progress at once
     assert pool_overlap == 1, figures  # ... but one warehouse writer at a time

@@ -27,7 +27,11 @@ from ml_assets import generator, registry, settings
 from ml_assets.definitions import ALL_ASSETS, build_resources
 from ml_assets.features import SERVING_COLUMNS
 from ml_assets.warehouse import TEST_PAUSE_ENV
+from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
+
+# Every test runs and kills a Python process: not part of `make test-fast`.
+pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 RAW = AssetSelection.assets(["raw", "customer_snapshots"])
@@ -67,15 +71,17 @@ def snapshot_rows(partition: str) -> pd.DataFrame:
         ).df()
 
 
-def wait_for(marker: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
+def wait_for(marker: Path, proc: subprocess.Popen) -> None:
+    """Wait for the pause point; give up only when the run's process group stops using CPU
+    for a while (procs.Progress), never on a fixed wall time."""
+    progress = procs.Progress(lambda: procs.group_cpu_seconds(proc.pid))
     while not marker.exists():
         if proc.poll() is not None:
             out = proc.stdout.read() if proc.stdout else ""
             raise AssertionError(
                 f"the run ended (code {proc.returncode}) before the pause point:\n{out[-4000:]}"
             )
-        assert time.monotonic() < deadline, "the run never reached the pause point"
+        assert progress.advancing(), progress.describe("the run never reached the pause point")
         time.sleep(0.1)
 
 

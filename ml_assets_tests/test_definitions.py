@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 from dagster import AssetKey
 
 from ml_assets.definitions import defs
@@ -54,6 +55,7 @@ def test_asset_graph_matches_the_contract():
         assert len(schema.columns) >= 6
 
 
+@pytest.mark.slow
 def test_code_location_loads_without_heavy_imports():
     code = (
         "import sys, ml_assets.definitions; "
@@ -71,6 +73,7 @@ def _env(project: Path, tmp: Path) -> dict:
     return env
 
 
+@pytest.mark.slow
 def test_dagster_cli_materializes_one_partition(project, tmp_path):
     write_days(project / "landing", 2, rows=80)
     result = subprocess.run(
@@ -102,6 +105,7 @@ def test_dagster_cli_materializes_one_partition(project, tmp_path):
     assert (tmp_path / "dagster_home" / "history" / "runs.db").exists()
 
 
+@pytest.mark.slow
 def test_ml_assets_command_help_and_errors(project, tmp_path):
     cli = str(BIN / "ml-assets")
     listed = subprocess.run([cli], capture_output=True, text=True)

@@ -26,6 +26,10 @@ from ml_assets.definitions import ALL_ASSETS, build_resources
 from ml_assets_tests.conftest import day, write_days
 from ml_assets_tests.dagster_processes import free_port
 
+# Retrains with the gate (its smoke test is a fresh process) and namespaces: not part of
+# `make test-fast`.
+pytestmark = pytest.mark.slow
+
 INGEST = AssetSelection.assets(["raw", "customer_snapshots"], ["features", "customer_features"])
 DAILY = INGEST | AssetSelection.assets(
     ["monitoring", "drift_report"], ["scoring", "churn_predictions"]

@@ -50,15 +50,23 @@ def _retrain_runs(instance):
     return instance.get_run_records(RunsFilter(tags={"dagster/sensor_name": "drift_sensor"}))
 
 
-def _wait(predicate, timeout_s: float, what: str, home, poll_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def _wait(predicate, instance, what: str, home, poll_s: float = 0.2):
+    """Wait for ``predicate`` while the instance advances (events, runs) or the daemon logs;
+    a stall of procs.STALL_S fails, never a fixed wall time."""
+    progress = procs.Progress(
+        lambda: (
+            procs.instance_progress(instance),
+            procs.file_progress(home / "daemon.log", home / "daemon2.log"),
+        )
+    )
+    while progress.advancing():
         value = predicate()
         if value:
             return value
         time.sleep(poll_s)
     pytest.fail(
-        f"timed out waiting for {what}: "
+        progress.describe(f"waiting for {what}")
+        + "\n"
         + (home / "daemon.log").read_text(errors="replace")[-3000:]
     )
 
@@ -108,7 +116,7 @@ def test_daemon_killed_during_drift_retrain_gives_exactly_one_retrain(project, t
     try:
         daemons.append(procs.start_daemon(home, env))
         # 1. Killed as soon as drift_sensor has requested the retrain (queued or launching).
-        runs = _wait(lambda: _retrain_runs(instance), 300, "drift_sensor's retrain run", home)
+        runs = _wait(lambda: _retrain_runs(instance), instance, "drift_sensor's retrain run", home)
         _kill_daemon_only(daemons[-1])
         seen_at_kill.append(instance.get_run_by_id(runs[0].dagster_run.run_id).status.value)
         daemons.append(procs.start_daemon(home, env, "daemon2.log"))
@@ -125,7 +133,7 @@ def test_daemon_killed_during_drift_retrain_gives_exactly_one_retrain(project, t
                 )
                 else None
             ),
-            300,
+            instance,
             "the retrain to start",
             home,
         )
@@ -140,7 +148,7 @@ def test_daemon_killed_during_drift_retrain_gives_exactly_one_retrain(project, t
             active = instance.get_run_records(RunsFilter(statuses=ACTIVE))
             return len(done) == HISTORY + LIVE and not active
 
-        _wait(settled, 400, "the instance to settle", home, poll_s=1.0)
+        _wait(settled, instance, "the instance to settle", home, poll_s=1.0)
         time.sleep(8)  # four more drift_sensor ticks after the last report
         assert not instance.get_run_records(RunsFilter(statuses=ACTIVE))
     finally:

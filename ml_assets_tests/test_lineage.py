@@ -46,6 +46,7 @@ def lifecycle(served_lifecycle, monkeypatch):  # noqa: F811
     instance.dispose()
 
 
+@pytest.mark.slow
 def test_prediction_lineage_matches_its_sources(lifecycle):
     from mlflow import MlflowClient
 
@@ -153,6 +154,7 @@ def test_prediction_lineage_matches_its_sources(lifecycle):
     assert "scored days: 3" in done.stderr
 
 
+@pytest.mark.slow
 def test_lineage_errors_without_warehouse_or_predictions(project, tmp_path):
     missing = tmp_path / "nowhere" / "warehouse.duckdb"
     with pytest.raises(LineageError, match="No warehouse at"):

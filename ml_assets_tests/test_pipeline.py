@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 
 import duckdb
 import numpy as np
@@ -76,25 +77,64 @@ def metadata_of(result, key: list[str]) -> dict:
     raise AssertionError(f"{key} was not materialized")
 
 
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory, mlflow_template):
+    """Twelve days ingested as one range run, then a model trained and promoted: once per
+    session (per xdist worker), in a folder of its own. Tests get a copy (``trained``)."""
+    root = tmp_path_factory.mktemp("trained_template")
+    data = root / "data"
+    (data / "mlflow").mkdir(parents=True)
+    shutil.copyfile(mlflow_template, data / "mlflow" / "mlflow.db")
+    uri = f"sqlite:///{data / 'mlflow' / 'mlflow.db'}"
+    env = {
+        "ML_ASSETS_DATA_DIR": str(data),
+        "ML_ASSETS_DUCKDB_PATH": str(data / "warehouse.duckdb"),
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,
+        # Artifacts stay in the template's folder: the copies' stores point there, and runs
+        # of a test write new artifacts under their own run ids beside them.
+        "ML_ASSETS_MLFLOW_ARTIFACTS": str(root / "artifacts"),
+    }
+    import mlflow
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        write_days(
+            data / "landing",
+            12,
+            scenario="covariate",
+            drift_start=day(12),
+            drift_columns=("monthly_charges",),
+            drift_magnitude=1.0,
+        )
+        instance = DagsterInstance.ephemeral()
+        assert run(INGEST, instance, days=(day(0), day(11))).success
+        result = run(RETRAIN, instance, run_config=WINDOW)
+        assert result.success
+        metadata = {
+            tuple(key): metadata_of(result, key)
+            for key in (["training", "churn_model"], ["registry", "champion_model"])
+        }
+    return data, metadata
+
+
 @pytest.fixture()
-def trained(project):
-    """Twelve days ingested as one range run, then a model trained and promoted."""
-    write_days(
-        project / "landing",
-        12,
-        scenario="covariate",
-        drift_start=day(12),
-        drift_columns=("monthly_charges",),
-        drift_magnitude=1.0,
-    )
-    instance = DagsterInstance.ephemeral()
-    assert run(INGEST, instance, days=(day(0), day(11))).success
-    result = run(RETRAIN, instance, run_config=WINDOW)
-    return project, instance, result
+def trained(project, trained_template):
+    """A copy of the trained template in this test's project folder (warehouse, landing
+    files, MLflow store) and a fresh ephemeral instance: tests may write to it freely."""
+    template, metadata = trained_template
+    shutil.copytree(template / "landing", project / "landing")
+    shutil.copyfile(template / "warehouse.duckdb", project / "warehouse.duckdb")
+    shutil.copyfile(template / "mlflow" / "mlflow.db", project / "mlflow" / "mlflow.db")
+    return project, DagsterInstance.ephemeral(), metadata
 
 
+@pytest.mark.slow  # the trained template runs the gate, whose smoke test is a process
 def test_lifecycle_tables_model_and_gate(trained):
-    project, instance, result = trained
+    project, instance, metadata = trained
     raw = query("select * from raw.customer_snapshots")
     assert len(raw) == 12 * 600
     assert sorted(raw["snapshot_date"].dt.date.unique()) == [day(i) for i in range(12)]
@@ -111,7 +151,7 @@ def test_lifecycle_tables_model_and_gate(trained):
 
     champion = registry.alias_version(settings.mlflow_tracking_uri())
     assert champion is not None and champion.version == 1
-    gate = metadata_of(result, ["registry", "champion_model"])
+    gate = metadata["registry", "champion_model"]
     assert gate["promoted"] is True and gate["champion_version"] == 1
 
     report = EvaluationReport.validate(query("select * from evaluation.evaluation_report"))
@@ -145,10 +185,11 @@ def test_lifecycle_tables_model_and_gate(trained):
     assert len(children) == 4
     assert {r.data.params["learning_rate"] for r in children} == {"0.05", "0.1"}
     chosen = max(children, key=lambda r: r.data.metrics["cv_auc"])
-    model_meta = metadata_of(result, ["training", "churn_model"])
+    model_meta = metadata["training", "churn_model"]
     assert model_meta["cv_auc"] == pytest.approx(chosen.data.metrics["cv_auc"])
 
 
+@pytest.mark.slow  # the trained template runs the gate, whose smoke test is a process
 def test_drifted_day_is_flagged_and_scored_by_champion(trained):
     project, instance, _ = trained
     write_days(
@@ -190,6 +231,7 @@ def test_drifted_day_is_flagged_and_scored_by_champion(trained):
     np.testing.assert_allclose(stored["churn_probability"], direct[stored.index], rtol=0, atol=0)
 
 
+@pytest.mark.slow  # the trained template runs the gate, whose smoke test is a process
 def test_a_range_run_carries_each_days_own_drift_decision(trained):
     """drift_sensor reads per-day metadata: a range run must not mark calm days as drifted."""
     project, instance, _ = trained
@@ -241,6 +283,7 @@ def test_a_range_run_carries_each_days_own_drift_decision(trained):
         )
 
 
+@pytest.mark.slow  # the trained template runs the gate, whose smoke test is a process
 def test_retrain_gate_promotes_equal_and_refuses_below_floor(trained):
     project, instance, _ = trained
     window = WINDOW

@@ -59,6 +59,7 @@ def make_dry_run(target: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["ui", "mlflow-ui", "serve"])
 def test_servers_bind_to_localhost_by_default(target):
     commands = make_dry_run(target)

@@ -21,8 +21,12 @@ from dagster import DagsterInstance, materialize
 from ml_assets import promotion, registry, settings
 from ml_assets.definitions import ALL_ASSETS, build_resources
 from ml_assets.features import SERVING_COLUMNS
+from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
 from ml_assets_tests.test_pipeline import DAILY, INGEST, RETRAIN
+
+# `mlflow models serve` and the ml-assets CLI run as processes: not part of `make test-fast`.
+pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 FAST = {"ops": {"training__churn_model": {"config": {"search": False, "max_iter": 80}}}}
@@ -85,14 +89,19 @@ def served(project):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        # Waits while the server process group still computes (loading the model); a stall
+        # or an exit fails.
+        progress = procs.Progress(lambda: procs.group_cpu_seconds(server.pid))
         while True:
             try:
-                urllib.request.urlopen(f"{url}/ping", timeout=2)
+                urllib.request.urlopen(f"{url}/ping", timeout=5)
                 break
             except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(server.stdout.read().decode()[-3000:]) from None
+                if server.poll() is not None or not progress.advancing():
+                    raise AssertionError(
+                        progress.describe("mlflow models serve did not answer /ping")
+                        + server.stdout.read().decode()[-3000:]
+                    ) from None
                 time.sleep(0.5)
         yield url, instance
     finally:

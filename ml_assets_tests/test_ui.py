@@ -29,7 +29,7 @@ from ml_assets import settings
 from ml_assets_tests.small_lifecycle import served_lifecycle  # noqa: F401
 from ml_assets_tests.test_definitions import CONTRACT_EDGES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ui]
 BIN = Path(sys.executable).parent
 CONTRACT_ASSETS = {key for edge in CONTRACT_EDGES for key in edge}
 BROWSER_ARGS = [
@@ -48,9 +48,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, timeout_s: float, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def wait_for(url: str, proc: subprocess.Popen, log: Path) -> None:
+    """Wait until ``url`` answers; give up when the server has neither answered, written to its
+    log nor used CPU for a while (procs.Progress), never on a fixed wall time."""
+    from ml_assets_tests import dagster_processes as procs
+
+    progress = procs.Progress(lambda: (procs.file_progress(log), procs.group_cpu_seconds(proc.pid)))
+    while progress.advancing():
         if proc.poll() is not None:
             raise AssertionError(
                 f"{url}: server exited ({proc.returncode}):\n" + log.read_text()[-3000:]
@@ -61,7 +65,7 @@ def wait_for(url: str, timeout_s: float, proc: subprocess.Popen, log: Path) -> N
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.5)
     raise AssertionError(
-        f"{url} did not answer within {timeout_s:g} s:\n" + log.read_text()[-3000:]
+        progress.describe(f"{url} did not answer") + "\n" + log.read_text()[-3000:]
     )
 
 
@@ -117,7 +121,7 @@ def dagster_ui(ui_project) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{base}/server_info", 180, proc, log)
+        wait_for(f"{base}/server_info", proc, log)
         yield base
     finally:
         stop(proc)
@@ -346,7 +350,7 @@ def test_mlflow_server_rest_api(ui_project, tmp_path):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{base}/health", 120, proc, log)
+        wait_for(f"{base}/health", proc, log)
 
         def api(path: str, payload: dict | None = None, method: str = "GET") -> dict:
             url = f"{base}/api/2.0/mlflow/{path}"

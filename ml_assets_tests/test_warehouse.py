@@ -241,6 +241,7 @@ def hold_lock(path, seconds):
     return proc
 
 
+@pytest.mark.slow
 def test_connect_waits_for_a_lock_held_by_another_process(db):
     proc = hold_lock(db, 1.0)
     try:
@@ -253,6 +254,7 @@ def test_connect_waits_for_a_lock_held_by_another_process(db):
         proc.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_connect_gives_up_after_the_timeout(db):
     proc = hold_lock(db, 15.0)
     try:

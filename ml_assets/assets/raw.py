@@ -66,6 +66,8 @@ def customer_snapshots(
         bad_day = _failing_day(exc, days)
         _record_refusal(context, warehouse, exc, bad_day)
         # A Failure shows our message itself on the partition in the UI, not a stack trace.
+        # `from None`: the message says it all; the chained LandingFileError and pandera's
+        # SchemaErrors (a JSON dump) would print two more tracebacks around it on the CLI.
         raise Failure(
             description=str(exc),
             metadata={
@@ -73,7 +75,7 @@ def customer_snapshots(
                 "partition": bad_day.isoformat(),
                 "landing_file": getattr(getattr(exc, "path", None), "name", ""),
             },
-        ) from exc
+        ) from None
     context.add_output_metadata(
         {
             "days": len(days),
