@@ -268,6 +268,7 @@ def summary(instance) -> dict:
         "days_ingested": len(instance.get_materialized_partitions(AssetKey(RAW_KEY))),
         "models_trained": versions.version if versions else 0,
         "champion_version": champion.version if champion else None,
+        "profile": settings.profile(),
         "warehouse": warehouse.describe(settings.warehouse()),
         "mlflow_tracking_uri": uri,
     }
