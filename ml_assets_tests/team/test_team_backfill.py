@@ -240,7 +240,12 @@ def _backfill(root: Path, home: Path, days: int) -> dict:
         ),
         "ui_queries": len(reader.latencies),
         "ui_errors": reader.errors[:3],
-        "counts_match": {t: counts[t] == expected for t in counts},
+        # drift_report holds one row per day and feature, not per customer: its days only.
+        "counts_match": {
+            t: counts[t] == expected
+            for t in ("customer_snapshots", "customer_features", "churn_predictions")
+        },
+        "drift_days_match": set(counts["drift_report"]) == set(expected),
         "duplicates": duplicates,
     }
 
@@ -251,6 +256,7 @@ def _check(profile: str, got: dict) -> None:
     assert got["lock_errors"] == 0, (profile, got)
     assert got["sensor_runs"] == 3, (profile, got)
     assert all(got["counts_match"].values()), (profile, got)
+    assert got["drift_days_match"], (profile, got)
     assert set(got["duplicates"].values()) == {0}, (profile, got)
     assert got["ui_errors"] == [], (profile, got)
 
