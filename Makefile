@@ -8,16 +8,22 @@ STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 FLIGHTS_STAMP := $(VENV)/.flights-stamp
-# The installer: uv (from PyPI, pinned, installed by the Python that is there into a small
-# tool venv) resolves and installs the same pins as pip in a fraction of the time (see
+# The installer: uv (from PyPI, pinned, put into .tools/ by the pip of the Python that is
+# there; no venv needed for it) resolves and installs the same pins as pip in a fraction of the time (see
 # docs/performance.md, "Install"); INSTALLER=pip uses pip only.
 INSTALLER ?= uv
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_NATIVE_TLS ?= 1
-export DAGSTER_HOME ?= $(CURDIR)/dagster_home
-MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/data/mlflow/mlflow.db)
+# The data folder (ML_ASSETS_DATA_DIR, relative to here) holds the warehouse and the MLflow
+# store; a dataset with its own data folder also gets its own Dagster instance there, so its
+# runs and sensor cursors never mix with the churn example's in dagster_home/.
+DATA_DIR := $(abspath $(or $(ML_ASSETS_DATA_DIR),data))
+export DAGSTER_HOME ?= $(if $(ML_ASSETS_DATA_DIR),$(DATA_DIR)/dagster_home,$(CURDIR)/dagster_home)
+MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(DATA_DIR)/mlflow/mlflow.db)
+# The registered model of the active dataset spec (ML_ASSETS_DATASET; default churn_model).
+MODEL_NAME = $(shell $(BIN)/python -c "from ml_assets.dataset import active_spec; print(active_spec().names.model_name)")
 UI_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 export MLFLOW_PORT
@@ -30,12 +36,15 @@ PYTEST_WORKERS ?= 2
 LINT_PATHS := ml_assets ml_assets_examples ml_assets_tests bench
 comma := ,
 
-.PHONY: help venv test-deps system-deps instance run test test-fast test-soak lint dg-check format ui \
-	mlflow-ui serve rollback drift-eval generate clean bench-deps bench flights-data flights-bench flights \
-	flights-ui
+.PHONY: help venv test-deps system-deps team-deps team-up team-down instance run test test-fast test-soak lint dg-check format ui \
+	mlflow-ui serve rollback drift-eval generate clean bench-deps bench flights-data flights-bench \
+	flights flights-ui
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
+	@echo "make run PROFILE=team  the same on the team stack (after make team-up)"
+	@echo "make team-up    PostgreSQL, S3 (moto) and MLflow servers on 127.0.0.1; writes team.env"
+	@echo "make team-down  stop them"
 	@echo "make test       everything CI runs: lint, dg check defs, the whole suite on $(PYTEST_WORKERS) workers"
 	@echo "make test-fast  the edit-test loop: plain-function and component tests (no daemon,"
 	@echo "                webserver, browser or subprocess), about a minute"
@@ -61,8 +70,7 @@ help:
 
 $(UV):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(PYTHON) -m pip install --quiet --root-user-action=ignore --target $(TOOLS) uv==$(UV_VERSION)
 
 # pip_install EXTRAS: install the project (editable) with these extras into .venv.
 ifeq ($(INSTALLER),uv)
@@ -96,7 +104,7 @@ venv: $(STAMP)
 # What the tests add: pytest, pytest-xdist, pytest-timeout, ruff (extra "test") and Playwright
 # for the browser tests (extra "ui-test").
 $(TEST_STAMP): $(STAMP)
-	$(call pip_install,[test$(comma)ui-test])
+	$(call pip_install,[test$(comma)ui-test$(comma)team])
 	@touch $(TEST_STAMP)
 
 test-deps: $(TEST_STAMP)
@@ -118,17 +126,43 @@ instance:
 	@mkdir -p "$(DAGSTER_HOME)"
 	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp config/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
+# The team profile's packages (setup.py extra "team").
+TEAM_STAMP := $(VENV)/.team-stamp
+$(TEAM_STAMP): $(STAMP)
+	$(call pip_install,[team])
+	@touch $(TEAM_STAMP)
+
+team-deps: $(TEAM_STAMP)
+
+# PROFILE=team runs on the servers of `make team-up` (variables from team.env); the default
+# profile uses the DuckDB file, MLflow on SQLite and the instance in dagster_home/.
+PROFILE ?= local
+ifeq ($(PROFILE),team)
+run: team-deps
+	@test -f team.env || { echo "team.env is missing: run make team-up first."; exit 1; }
+	set -a; . ./team.env; set +a; $(BIN)/ml-assets demo $(DEMO_ARGS)
+else
 run: venv instance
 	$(BIN)/ml-assets demo
+endif
+
+# PostgreSQL (the machine's binaries; apt-get installs them if missing), moto S3 and an MLflow
+# server on free 127.0.0.1 ports; state and data in .team/, variables in team.env (gitignored).
+team-up: team-deps
+	$(BIN)/python -m ml_assets.team.stack up
+
+team-down: team-deps
+	$(BIN)/python -m ml_assets.team.stack down
 
 # The whole suite, CI's command: lint, the definitions as dg loads them, then every test but
 # the soak tier on both cores.
 test: test-deps system-deps lint dg-check
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not soak"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not soak"
 
 # The edit-test loop: no daemon, webserver, browser or subprocess (see docs/development.md).
 test-fast: test-deps
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow and not ui and not team and not soak"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
+		-m "not slow and not ui and not team and not soak"
 
 # Full-size soak tests (the 60-day backfill with the UI being read); not part of `make test`.
 test-soak: test-deps
@@ -142,21 +176,21 @@ format: test-deps
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 	$(BIN)/ruff format $(LINT_PATHS)
 
-dg-check: venv
+dg-check: venv instance
 	$(BIN)/dg check defs
 
 ui: venv instance
 	$(BIN)/dg dev -h 127.0.0.1 -p $(UI_PORT)
 
 mlflow-ui: venv
-	@mkdir -p data/mlflow
+	@mkdir -p "$(DATA_DIR)/mlflow"
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
 		$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_URI)" \
 		--host 127.0.0.1 --port $(MLFLOW_PORT) --workers $(MLFLOW_WORKERS)
 
 serve: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_URI)" $(BIN)/mlflow models serve \
-		-m models:/churn_model@champion --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
+		-m models:/$(MODEL_NAME)@champion --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
 
 rollback: venv
 	$(BIN)/ml-assets rollback
@@ -201,7 +235,9 @@ FLIGHTS_UNTIL ?= 2013-12-31
 # "nothing happened" limit must be longer than one fit (churn's 300 s stopped a drift retrain).
 FLIGHTS_STALL_SECONDS ?= 3600
 FLIGHTS_HOME = $(abspath $(FLIGHTS_DIR))/dagster_home
-FLIGHTS_ENV = DAGSTER_HOME=$(FLIGHTS_HOME) ML_ASSETS_FLIGHTS_DATA_DIR=$(abspath $(FLIGHTS_DIR))
+# ML_ASSETS_FLIGHTS_AUTOMATION=1: the flights location's sensors start running (off by default).
+FLIGHTS_ENV = DAGSTER_HOME=$(FLIGHTS_HOME) ML_ASSETS_FLIGHTS_DATA_DIR=$(abspath $(FLIGHTS_DIR)) \
+	ML_ASSETS_FLIGHTS_AUTOMATION=1
 
 flights: $(FLIGHTS_STAMP)
 	@test -f $(FLIGHTS_DIR)/flights_2013.parquet || \

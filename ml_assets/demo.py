@@ -289,7 +289,7 @@ def run_daemon_until_quiet(
         raise SystemExit("dagster-daemon is not installed in this environment; run `make venv`.")
     log_path = Path(env["DAGSTER_HOME"]) / "daemon.log"
     _say(
-        f"daemon: starting (log {log_path}); sensors tick every "
+        f"daemon: starting (log {_shown(log_path)}); sensors tick every "
         f"{env['ML_ASSETS_SENSOR_INTERVAL']} s"
     )
     with open(log_path, "ab") as log:
@@ -444,6 +444,11 @@ def replay_days(
     return counts
 
 
+def _warehouse_of(loc: Location) -> str:
+    """The location's warehouse: the lake or file its paths name, else its DuckDB file."""
+    return getattr(loc.paths, "warehouse", "") or str(loc.paths.duckdb_path)
+
+
 def summary(instance, loc: Location | None = None) -> dict:
     """Figures about the warehouse, the registry and the runs, for people and for tests."""
     from dagster import AssetKey, DagsterRunStatus, RunsFilter
@@ -460,7 +465,8 @@ def summary(instance, loc: Location | None = None) -> dict:
         "days_ingested": len(instance.get_materialized_partitions(AssetKey(loc.raw_key))),
         "models_trained": versions.version if versions else 0,
         "champion_version": champion.version if champion else None,
-        "warehouse": str(loc.paths.duckdb_path),
+        "profile": settings.profile(),
+        "warehouse": warehouse.describe(_warehouse_of(loc)),
         "mlflow_tracking_uri": uri,
     }
     drift_runs = instance.get_run_records(RunsFilter(tags={"dagster/sensor_name": DRIFT_SENSOR}))
@@ -475,15 +481,15 @@ def summary(instance, loc: Location | None = None) -> dict:
     out["failed_runs"] = len(failed)
     spec = loc.spec
     names = spec.names
-    date, target = f'"{spec.date_column}"', f'"{spec.target.column}"'
 
     def exists(table: str) -> bool:
         return warehouse.table_exists(con, *table.split(".", 1))
 
-    with warehouse.connect(loc.paths.duckdb_path) as con:
+    with warehouse.connect(_warehouse_of(loc)) as con:
         if champion is not None and exists(names.evaluation_table):
             row = con.execute(
-                f"select value from {names.evaluation_table} where model_version = ? "
+                f"select value from {warehouse.qualified_name(names.evaluation_table)} "
+                "where model_version = ? "
                 "and segment_column = 'overall' and metric = 'auc'",
                 [champion.version],
             ).fetchone()
@@ -492,7 +498,8 @@ def summary(instance, loc: Location | None = None) -> dict:
             [
                 str(r[0])
                 for r in con.execute(
-                    f"select distinct {date} from {names.drift_table} where drifted order by 1"
+                    f"select distinct {warehouse.quoted(spec.date_column)} "
+                    f"from {warehouse.qualified_name(names.drift_table)} where drifted order by 1"
                 ).fetchall()
             ]
             if exists(names.drift_table)
@@ -502,8 +509,9 @@ def summary(instance, loc: Location | None = None) -> dict:
             out["predictions_by_model"] = {
                 f"v{v}": n
                 for v, n in con.execute(
-                    f"select model_version, count(distinct {date}) from "
-                    f"{names.predictions_table} group by 1 order by 1"
+                    "select model_version, count(distinct "
+                    f"{warehouse.quoted(spec.date_column)}) from "
+                    f"{warehouse.qualified_name(names.predictions_table)} group by 1 order by 1"
                 ).fetchall()
             }
         # A generator's ground truth (p_true per id and day), when the landing files have one.
@@ -513,8 +521,9 @@ def summary(instance, loc: Location | None = None) -> dict:
 
             keys = [spec.id_column, spec.date_column]
             test = con.execute(
-                f'select "{spec.id_column}", {date}, {target} from '
-                f"{names.training_table} where split = 'test'"
+                f"select {warehouse.quoted(spec.id_column)}, "
+                f"{warehouse.quoted(spec.date_column)}, {warehouse.quoted(spec.target.column)} "
+                f"from {warehouse.qualified_name(names.training_table)} where split = 'test'"
             ).df()
             oracle = pd.read_parquet(truth)
             if set(keys) <= set(oracle.columns):

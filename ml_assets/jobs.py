@@ -16,6 +16,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from ml_assets.assets.common import Wiring
+from ml_assets.team.k8s import k8s_run_tags
 
 # The live lifecycle runs one run at a time, in priority order (config/dagster.yaml limits
 # this tag to 1): a drift event's retrain (dagster/priority 10) goes before the days queued
@@ -32,7 +33,7 @@ class Jobs:
     weekly_retrain: ScheduleDefinition
 
 
-def build_jobs(w: Wiring) -> Jobs:
+def build_jobs(w: Wiring, running: bool = True) -> Jobs:
     """``ingest_job`` (one day: validate, features, drift, score), ``retrain_job`` (training
     set, model, evaluation, gate) and ``weekly_retrain_schedule`` of one dataset. Names are
     the same in every code location (one location per dataset)."""
@@ -41,20 +42,20 @@ def build_jobs(w: Wiring) -> Jobs:
         selection=AssetSelection.assets(*(w.key(role) for role in INGEST_ROLES)),
         partitions_def=w.partitions,
         description="One day: validate the landing file, build features, report drift, score.",
-        tags=LIFECYCLE_TAGS,
+        tags={**LIFECYCLE_TAGS, **k8s_run_tags("ingest_job")},
     )
     retrain = define_asset_job(
         "retrain_job",
         selection=AssetSelection.assets(*(w.key(role) for role in RETRAIN_ROLES)),
         description="Training set, model, evaluation and the promotion gate.",
-        tags=LIFECYCLE_TAGS,
+        tags={**LIFECYCLE_TAGS, **k8s_run_tags("retrain_job")},
     )
     schedule = ScheduleDefinition(
         name="weekly_retrain_schedule",
         job=retrain,
         cron_schedule="0 4 * * 1",
         execution_timezone="UTC",
-        default_status=DefaultScheduleStatus.RUNNING,
+        default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED,
         description="Retrain every Monday 04:00 UTC, drift or not, to keep up with slow change.",
     )
     return Jobs(ingest=ingest, retrain=retrain, weekly_retrain=schedule)

@@ -54,8 +54,8 @@ def _split_table(table: str) -> tuple[str, str]:
 def predictions_only_sql(spec: DatasetSpec | None = None) -> str:
     """Before the first lineage row exists, a prediction still shows its model version."""
     spec = _spec(spec)
-    columns = ", ".join(f'"{c}"' for c in _prediction_columns(spec))
-    return f"select {columns} from {spec.names.predictions_table} p"
+    select = ", ".join(warehouse.quoted(c) for c in _prediction_columns(spec))
+    return f"select {select} from {warehouse.qualified_name(spec.names.predictions_table)} p"
 
 
 # Explicit types: the first row has no drift event, and a column of Nones says nothing of type.
@@ -95,10 +95,10 @@ create table if not exists {SCHEMA}.{MODEL_TABLE} (
 def prediction_lineage_sql(spec: DatasetSpec | None = None) -> str:
     """Every prediction joined to the lineage row of the model version that scored it."""
     spec = _spec(spec)
-    columns = ", ".join(f'p."{c}"' for c in _prediction_columns(spec))
+    select = ", ".join("p." + warehouse.quoted(c) for c in _prediction_columns(spec))
     return (
-        f"select {columns}, m.* exclude (model_version)\n"
-        f"from {spec.names.predictions_table} p\n"
+        f"select {select}, m.* exclude (model_version)\n"
+        f"from {warehouse.qualified_name(spec.names.predictions_table)} p\n"
         f"left join {SCHEMA}.{MODEL_TABLE} m using (model_version)"
     )
 
@@ -203,9 +203,8 @@ def ensure_prediction_view(con: duckdb.DuckDBPyConnection, spec: DatasetSpec | N
         and warehouse.table_exists(con, SCHEMA, MODEL_TABLE)
     ):
         return False
-    con.execute(
-        f"create or replace view {SCHEMA}.{PREDICTION_VIEW} as {prediction_lineage_sql(spec)}"
-    )
+    select = prediction_lineage_sql(spec)
+    con.execute(f"create or replace view {SCHEMA}.{PREDICTION_VIEW} as {select}")
     return True
 
 
@@ -267,23 +266,23 @@ def _lookup(
     con: duckdb.DuckDBPyConnection, path: Path, entity_id: str, day: dt.date, spec: DatasetSpec
 ) -> dict[str, Any]:
     table = spec.names.predictions_table
-    id_col, date_col = f'"{spec.id_column}"', f'"{spec.date_column}"'
     if not warehouse.table_exists(con, *_split_table(table)):
         raise LineageError(
             f"{path} holds no predictions yet (no table {table}): train a "
             "champion (retrain_job) and ingest a day, e.g. with `make run`."
         )
     has_lineage = warehouse.table_exists(con, SCHEMA, MODEL_TABLE)
-    source = prediction_lineage_sql(spec) if has_lineage else predictions_only_sql(spec)
+    view = prediction_lineage_sql(spec) if has_lineage else predictions_only_sql(spec)
     found = con.execute(
-        f"select * from ({source}) where {id_col} = ? and cast({date_col} as date) = ?",
+        f"select * from ({view}) where {warehouse.quoted(spec.id_column)} = ? "
+        f"and cast({warehouse.quoted(spec.date_column)} as date) = ?",
         [entity_id, day],
     ).df()
     if found.empty:
         on_day, first, last, days = con.execute(
-            f"select count(*) filter (where cast({date_col} as date) = ?), "
-            f"min(cast({date_col} as date)), max(cast({date_col} as date)), "
-            f"count(distinct cast({date_col} as date)) from {table}",
+            "select count(*) filter (where day = ?), min(day), max(day), count(distinct day) "
+            f"from (select cast({warehouse.quoted(spec.date_column)} as date) as day "
+            f"from {warehouse.qualified_name(table)})",
             [day],
         ).fetchone()
         entity = spec.entity.replace("_", " ")

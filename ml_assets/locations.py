@@ -38,7 +38,7 @@ def build_resources(
     applied at load time) and its MLflow names."""
     spec = spec if spec is not None else active_spec()
     paths = paths or settings.data_paths()
-    database = str(paths.duckdb_path)
+    database = paths.warehouse or str(paths.duckdb_path)
     mlflow = MlflowResource(
         tracking_uri=paths.mlflow_tracking_uri,
         artifact_root=paths.mlflow_artifact_root,
@@ -59,6 +59,7 @@ def build_definitions(
     prefix: str | None = None,
     data_dir: Path | None = None,
     partitions_start: dt.date | None = None,
+    running: bool = True,
 ) -> Definitions:
     """The Definitions of one dataset.
 
@@ -66,12 +67,15 @@ def build_definitions(
     tables stay ``<group>.<name>`` in its own warehouse). ``data_dir`` puts all its files
     (landing, warehouse, MLflow) under another folder; default: the settings' paths.
     ``partitions_start`` is its first daily partition (default ``ML_ASSETS_PARTITIONS_START``).
+    ``running``: whether its sensors and schedule run by default (a location loaded beside
+    the default one starts them stopped, so a daemon started for the default dataset never
+    ingests the other's files unless someone turns them on in the UI).
     """
     if prefix is not None:
         spec = dataclasses.replace(spec, prefix=prefix)
     paths = settings.data_paths(data_dir, partitions_start)
     wiring = Wiring(spec=spec, partitions=build_daily_partitions(paths.partitions_start))
-    jobs = build_jobs(wiring)
+    jobs = build_jobs(wiring, running)
     return Definitions(
         assets=build_assets(wiring),
         asset_checks=build_checks(wiring),
@@ -83,8 +87,9 @@ def build_definitions(
                 paths.landing_dir if data_dir is not None else None,
                 spec,
                 paths.partitions_start if data_dir is not None or partitions_start else None,
+                running,
             ),
-            build_drift_sensor(jobs.retrain, spec),
+            build_drift_sensor(jobs.retrain, spec, running),
         ],
         resources=build_resources(spec, paths),
         # One process per run: steps share the warehouse file, and DuckDB allows one writing

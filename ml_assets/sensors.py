@@ -52,6 +52,7 @@ def build_landing_sensor(
     landing_dir: Path | None = None,
     spec: DatasetSpec | None = None,
     partitions_start: dt.date | None = None,
+    running: bool = True,
 ):
     """The landing sensor of a dataset (default: the active spec, the settings' landing
     folder and first partition) for its ingest job; tests pass another folder."""
@@ -62,7 +63,7 @@ def build_landing_sensor(
         name="landing_sensor",
         job=job,
         minimum_interval_seconds=settings.sensor_interval_seconds(),
-        default_status=DefaultSensorStatus.RUNNING,
+        default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
         description=(
             f"A new or rewritten landing file ({spec.landing_pattern_text}) requests "
             f"{job.name} for its day."
@@ -144,7 +145,9 @@ def read_drift_events(
     return merge_event_batches(batches)
 
 
-def build_drift_sensor(job: JobDefinition | Any, spec: DatasetSpec | None = None):
+def build_drift_sensor(
+    job: JobDefinition | Any, spec: DatasetSpec | None = None, running: bool = True
+):
     """The drift sensor of a dataset (default: the active spec) for its retrain job."""
     spec = spec if spec is not None else active_spec()
     names = spec.names
@@ -158,7 +161,7 @@ def build_drift_sensor(job: JobDefinition | Any, spec: DatasetSpec | None = None
         name="drift_sensor",
         job=job,
         minimum_interval_seconds=settings.sensor_interval_seconds(),
-        default_status=DefaultSensorStatus.RUNNING,
+        default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
         description=(
             f"Reads {names.table(names.drift)} (input drift) and "
             f"{names.table(names.predictions)} (performance drift) materializations from the "

@@ -150,14 +150,16 @@ def read_training_window(
     """The feature rows of the ``window_days`` most recent labelled days (only those days are
     read, not the whole features table)."""
     spec = _spec(spec)
-    table, date, target = spec.names.features_table, spec.date_column, spec.target.column
+    target = warehouse.quoted(spec.target.column)
     with warehouse.connect(database) as con:
         return con.execute(
             f"""
-            select * from {table}
-            where {date} in (
-                select distinct {date} from {table}
-                where {target} is not null order by {date} desc limit ?
+            select * from {warehouse.qualified_name(spec.names.features_table)}
+            where {warehouse.quoted(spec.date_column)} in (
+                select distinct {warehouse.quoted(spec.date_column)}
+                from {warehouse.qualified_name(spec.names.features_table)}
+                where {target} is not null order by {warehouse.quoted(spec.date_column)} desc
+                limit ?
             )
             """,
             [window_days],
@@ -212,14 +214,17 @@ def make_training_set(
 def read_test_split(database: str | Path, spec: DatasetSpec | None = None) -> pd.DataFrame:
     table = _spec(spec).names.training_table
     with warehouse.connect(database) as con:
-        return con.execute(f"select * from {table} where split = 'test'").df()
+        return con.execute(
+            f"select * from {warehouse.qualified_name(table)} where split = 'test'"
+        ).df()
 
 
 # --------------------------------------------------------------------------- reference
 
 
-# A reference of fewer rows than this is widened with the days just before its start.
-MIN_REFERENCE_ROWS = 500
+# A regime reference of fewer rows than this (the drift rule's minimum for a day) is widened
+# with the days just before its start. Not more: those days belong to the old regime.
+MIN_REFERENCE_ROWS = 100
 
 
 def regime_start(requested: str | None, champion_profile: dict[str, Any] | None) -> str | None:
@@ -258,16 +263,19 @@ def read_reference_rows(
     table, date = spec.names.features_table, spec.date_column
     with warehouse.connect(database) as con:
         counts = con.execute(
-            f"select cast({date} as date) as day, count(*) as n from {table} group by 1 order by 1"
+            f"select cast({warehouse.quoted(date)} as date) as day, count(*) as n "
+            f"from {warehouse.qualified_name(table)} group by 1 order by 1"
         ).df()
         if counts.empty:
-            return con.execute(f"select * from {table} limit 0").df()
+            return con.execute(f"select * from {warehouse.qualified_name(table)} limit 0").df()
         days = [d.date() if hasattr(d, "date") else d for d in counts["day"]]
         first = next((i for i, d in enumerate(days) if d >= start), len(days) - 1)
         while first > 0 and int(counts["n"].iloc[first:].sum()) < min_rows:
             first -= 1
         return con.execute(
-            f"select * from {table} where cast({date} as date) >= ?", [days[first]]
+            f"select * from {warehouse.qualified_name(table)} "
+            f"where cast({warehouse.quoted(date)} as date) >= ?",
+            [days[first]],
         ).df()
 
 

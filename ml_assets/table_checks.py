@@ -8,7 +8,6 @@ Column and table names come from the dataset spec (``spec``; None means the acti
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 import duckdb
@@ -28,27 +27,13 @@ def _spec(spec: DatasetSpec | None) -> DatasetSpec:
     return spec if spec is not None else active_spec()
 
 
-_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _quoted(column: str) -> str:
-    """A spec column name as a quoted SQL identifier (spec names are letters, digits, _)."""
-    if not _COLUMN.fullmatch(column):
-        raise warehouse.WarehouseError(f"{column!r} is not a valid column name.")
-    return f'"{column}"'
-
-
-def _date(spec: DatasetSpec | None) -> str:
-    return _quoted(_spec(spec).date_column)
-
-
 def _where(days: DayRange | None, column: str | None = None) -> tuple[str, list[Any]]:
     column = column or _spec(None).date_column
     if days is None:
         return "", []
     # Only placeholders and a checked name: callers may splice the clause into their SQL.
     return (
-        f" where cast({_quoted(column)} as date) between ? and ?",
+        f" where cast({warehouse.quoted(column)} as date) between ? and ?",
         [days[0], days[1]],
     )
 
@@ -59,8 +44,10 @@ def latest_day(
     """The newest day stored in a daily table (None when empty or absent)."""
     if not warehouse.table_exists(con, schema, table):
         return None
+    date = _spec(spec).date_column
     value = con.execute(
-        f"select max(cast({_date(spec)} as date)) from {warehouse.qualified(schema, table)}"
+        f"select max(cast({warehouse.quoted(date)} as date)) "
+        f"from {warehouse.qualified(schema, table)}"
     ).fetchone()[0]
     return value
 
@@ -112,9 +99,10 @@ def rows_per_day(
     spec: DatasetSpec | None = None,
 ) -> pd.Series:
     """Row count per day of a daily table (days without rows are absent)."""
-    where, params = _where(days, _spec(spec).date_column)
+    date = _spec(spec).date_column
+    where, params = _where(days, date)
     frame = con.execute(
-        f"select cast({_date(spec)} as date) as day, count(*) as n "
+        f"select cast({warehouse.quoted(date)} as date) as day, count(*) as n "
         f"from {warehouse.qualified(schema, table)}{where} group by 1 order by 1",
         params,
     ).df()
@@ -136,9 +124,9 @@ def every_day_has_unique_ids(
     wanted = [days[0] + dt.timedelta(days=i) for i in range((days[1] - days[0]).days + 1)]
     empty = [str(d) for d in wanted if d not in set(counts.index)]
     where, params = _where(days, spec.date_column)
-    id_column = _quoted(spec.id_column)
     duplicates = con.execute(
-        f"select count(*) from (select {id_column}, {_date(spec)} from "
+        f"select count(*) from (select {warehouse.quoted(spec.id_column)}, "
+        f"{warehouse.quoted(spec.date_column)} from "
         f"{warehouse.qualified(schema, table)}{where} group by 1, 2 having count(*) > 1)",
         params,
     ).fetchone()[0]
@@ -180,11 +168,10 @@ def splits_are_usable(
 ) -> Result:
     """Both splits exist with both classes, and the test split is large enough to judge."""
     spec = _spec(spec)
-    target = _quoted(spec.target.column)
     frame = (
         con.execute(
-            f"select split, count(*) as n, sum({target}) as positives "
-            f"from {spec.names.training_table} group by 1"
+            f"select split, count(*) as n, sum({warehouse.quoted(spec.target.column)}) "
+            f"as positives from {warehouse.qualified_name(spec.names.training_table)} group by 1"
         )
         .df()
         .set_index("split")
@@ -213,7 +200,7 @@ def metrics_complete(con: duckdb.DuckDBPyConnection, spec: DatasetSpec | None = 
     """
     frame = con.execute(
         "select role, segment_column, segment_value, metric, value, ci_low, ci_high "
-        f"from {_spec(spec).names.evaluation_table}"
+        f"from {warehouse.qualified_name(_spec(spec).names.evaluation_table)}"
     ).df()
     metrics = set(frame["metric"])
     per_segment = frame.groupby(["role", "segment_column", "segment_value"])["metric"].apply(set)
@@ -239,7 +226,8 @@ def drifted_features_by_day(
     spec = _spec(spec)
     where, params = _where(days, spec.date_column)
     frame = con.execute(
-        f"select cast({_date(spec)} as date) as day, feature from {spec.names.drift_table}"
+        f"select cast({warehouse.quoted(spec.date_column)} as date) as day, feature "
+        f"from {warehouse.qualified_name(spec.names.drift_table)}"
         f"{where}{' and' if where else ' where'} drifted order by 1, 2",
         params,
     ).df()
@@ -258,7 +246,9 @@ def predictions_have_lineage(
     versions = sorted(
         int(v)
         for (v,) in con.execute(
-            f"select distinct model_version from {spec.names.predictions_table}{where}", params
+            "select distinct model_version from "
+            f"{warehouse.qualified_name(spec.names.predictions_table)}{where}",
+            params,
         ).fetchall()
     )
     recorded: set[int] = set()

@@ -20,13 +20,25 @@ def day(i: int) -> dt.date:
 
 
 @pytest.fixture(scope="session")
-def mlflow_template(tmp_path_factory) -> Path:
-    """An initialised MLflow SQLite store, made once: creating one costs seconds (migrations)."""
+def mlflow_template(request, tmp_path_factory) -> Path:
+    """An initialised MLflow SQLite store that tests copy: creating one costs seconds of
+    migrations. Kept in pytest's cache folder per MLflow version, so it is made once, not once
+    per session and xdist worker; made in a temporary folder when the cache is off."""
+    import mlflow
     from mlflow import MlflowClient
 
-    folder = tmp_path_factory.mktemp("mlflow_template")
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        folder = tmp_path_factory.mktemp("mlflow_template")
+    else:
+        folder = cache.mkdir(f"mlflow_store_{mlflow.__version__}")
     db = folder / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+    if not db.exists():
+        # Made under a name of its own and renamed into place: another worker may be making
+        # it at the same time.
+        scratch = folder / f".mlflow.{os.getpid()}.db"
+        MlflowClient(tracking_uri=f"sqlite:///{scratch}").search_experiments()
+        os.replace(scratch, db)
     return db
 
 

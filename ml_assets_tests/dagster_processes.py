@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -91,6 +92,37 @@ def group_cpu_seconds(pgid: int) -> float:
         if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
             total += (int(fields[11]) + int(fields[12])) / tick
     return round(total, 1)
+
+
+def run(args: list[str], *, stall_s: float = STALL_S, **popen) -> subprocess.CompletedProcess:
+    """``subprocess.run(args, capture_output=True, text=True)`` without a wall-time limit: the
+    process (and its process group) is killed only when it has used no CPU and written no
+    output for ``stall_s`` seconds, so a loaded machine makes it slower, not a failure."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            args, stdout=out, stderr=err, text=True, start_new_session=True, **popen
+        )
+
+        def sizes():
+            return os.fstat(out.fileno()).st_size, os.fstat(err.fileno()).st_size
+
+        progress = Progress(lambda: (group_cpu_seconds(proc.pid), sizes()), stall_s)
+        while proc.poll() is None:
+            if not progress.advancing():
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                out.seek(0)
+                err.seek(0)
+                raise AssertionError(
+                    progress.describe(f"{Path(args[0]).name} {' '.join(args[1:3])}")
+                    + "\n"
+                    + out.read()[-2000:]
+                    + err.read()[-2000:]
+                )
+            time.sleep(0.2)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(args, proc.returncode, out.read(), err.read())
 
 
 def free_port() -> int:

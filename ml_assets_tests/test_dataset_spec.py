@@ -196,7 +196,9 @@ def test_missing_file_and_bad_yaml(tmp_path):
     assert "does not exist" in spec_problems(tmp_path / "none.yaml")[0]
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")
-    assert "not valid YAML at line" in spec_problems(bad)[0]
+    problems = spec_problems(bad)
+    assert len(problems) == 1 and "\n" not in problems[0]
+    assert "not valid YAML at line 2, column 1" in problems[0]
 
 
 def _target_spec(tmp_path: Path, column: dict, positive) -> object:

@@ -140,8 +140,8 @@ def test_init_from_parquet_guesses_positive_and_adds_id(tmp_path):
     assert code == 0
     spec = load_spec(out)
     assert spec.target.positive == 1
-    assert spec.id_column == "row_id" and spec.date_column == "snapshot_date"
-    assert spec.landing_columns[:2] == ["row_id", "snapshot_date"]
+    assert spec.id_column == "row_id" and spec.date_column == "landing_date"
+    assert spec.landing_columns[:2] == ["row_id", "landing_date"]
     # MLflow's signature cannot hold a missing integer: such a column is a float.
     assert spec.column("visits").type == "float" and spec.column("visits").nullable
 
@@ -238,7 +238,7 @@ def test_land_spreads_deterministically(tmp_path, capsys):
     table.to_csv(source, index=False)
     _, spec_path = _init(tmp_path, source, out_name="nodate.spec.yaml")
     spec = load_spec(spec_path)
-    assert spec.date_column == "snapshot_date" and spec.id_column == "customer_ref"
+    assert spec.date_column == "landing_date" and spec.id_column == "customer_ref"
     outputs = []
     for run in ("a", "b"):
         landing = tmp_path / run
@@ -257,7 +257,7 @@ def test_land_spreads_deterministically(tmp_path, capsys):
     assert len(landed) == len(table)
     assert sorted(landed["customer_ref"]) == sorted(table["customer_ref"])
     # Spread by a hash of the id: no day is empty or holds most rows.
-    counts = landed["snapshot_date"].value_counts()
+    counts = landed["landing_date"].value_counts()
     assert counts.min() > len(table) / 6 / 2 and counts.max() < len(table) / 6 * 2
     # In row order: contiguous blocks.
     landing = tmp_path / "ordered"
@@ -277,7 +277,7 @@ def test_land_spreads_deterministically(tmp_path, capsys):
         ["land", "--from", str(source), "--spec", str(spec_path), "--landing-dir", str(landing)]
     )
     err = capsys.readouterr().err
-    assert code == 2 and "--days N and --start YYYY-MM-DD" in err and "snapshot_date" in err
+    assert code == 2 and "--days N and --start YYYY-MM-DD" in err and "landing_date" in err
 
 
 def _spec_with(spec_path, edit) -> None:
@@ -311,6 +311,14 @@ def test_check_reports_each_problem(tmp_path, table_csv, capsys, monkeypatch):
     assert any("no_such_column" in x and "features.numeric" in x for x in lines)
     assert any("features.derive" in x and "no_such_module_xyz" in x for x in lines)
     assert all(str(broken) in x for x in lines)
+
+    # Column names the warehouse refuses.
+    shouting = tmp_path / "shouting.spec.yaml"
+    shouting.write_text(spec_path.read_text().replace("  visits:", "  Visits:"))
+    _spec_with(shouting, lambda data: data["features"]["numeric"].remove("visits"))
+    assert main(["check", "--spec", str(shouting), "--landing-dir", str(landing)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "columns.Visits" in lines[0] and "rename it 'visits'" in lines[0]
 
     # A target value that never occurs in the landing files: land only the "No" rows.
     negatives = tmp_path / "negatives.csv"
@@ -462,12 +470,20 @@ def test_timestamps_land_as_their_day(tmp_path, capsys):
 
 
 def test_suggested_spread_matches_the_drift_rule():
-    from ml_assets.dataset.infer import DRIFT_MIN_ROWS, suggested_days
+    from ml_assets.dataset import infer
     from ml_assets.drift import DriftRules
+    from ml_assets.gate import GateRules
 
-    assert DriftRules().min_rows == DRIFT_MIN_ROWS
-    assert [suggested_days(n) for n in (1319, 4454, 10_000, 336_776)] == [14, 29, 60, 60]
-    assert 4454 // suggested_days(4454) >= DRIFT_MIN_ROWS
+    assert DriftRules().min_rows == infer.DRIFT_MIN_ROWS
+    assert GateRules().min_test_rows == infer.GATE_MIN_TEST_ROWS
+    assert GateRules().min_test_positives == infer.GATE_MIN_TEST_EVENTS
+    # About 150 rows a day, 14 to 60 days ...
+    assert [infer.suggested_days(n, 0.3) for n in (4454, 10_000, 336_776)] == [29, 60, 60]
+    # ... and enough days that the history before the last 7 gives the gate its evidence
+    # (modeldata's attrition: 1,470 rows, 16 % events; 14 days left 150 test rows).
+    days = infer.suggested_days(1470, 0.161)
+    history = 1470 * (days - infer.LIVE_DAYS) / days
+    assert history * 0.2 >= 200 and history * 0.2 * 0.161 >= 20
 
 
 def test_a_landed_table_with_missing_categories_trains_and_scores(tmp_path, capsys):

@@ -12,6 +12,7 @@ import pytest
 from dagster import AssetKey
 
 from ml_assets.definitions import defs
+from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
 
 BIN = Path(sys.executable).parent
@@ -76,7 +77,7 @@ def _env(project: Path, tmp: Path) -> dict:
 @pytest.mark.slow
 def test_dagster_cli_materializes_one_partition(project, tmp_path):
     write_days(project / "landing", 2, rows=80)
-    result = subprocess.run(
+    result = procs.run(
         [
             str(BIN / "dagster"),
             "asset",
@@ -89,9 +90,6 @@ def test_dagster_cli_materializes_one_partition(project, tmp_path):
             day(1).isoformat(),
         ],
         env=_env(project, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
@@ -118,3 +116,15 @@ def test_ml_assets_command_help_and_errors(project, tmp_path):
     )
     assert bad.returncode == 2 and "drift-start" in bad.stderr
     assert not (project / "landing").exists()
+
+
+def test_each_asset_has_its_own_code_version():
+    """A hash of what each asset runs (its module, its steps, the spec), not one for all."""
+    from ml_assets.assets.common import code_version
+    from ml_assets.definitions import ALL_ASSETS
+    from ml_assets.steps import fit_and_register, gate
+
+    versions = {a.key: a.code_versions_by_key[a.key] for a in ALL_ASSETS}
+    assert len(versions) == 8 and len(set(versions.values())) == 8
+    assert code_version(gate) == code_version(gate) != code_version(fit_and_register)
+    assert code_version("spec a") != code_version("spec b")

@@ -23,12 +23,13 @@ from dagster import AssetSelection, DagsterInstance, materialize
 
 from ml_assets import registry, settings
 from ml_assets.definitions import ALL_ASSETS, build_resources
+from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
 from ml_assets_tests.dagster_processes import free_port
 
 # Retrains with the gate (its smoke test is a fresh process) and namespaces: not part of
 # `make test-fast`.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dependencies")]  # module fixtures
 
 INGEST = AssetSelection.assets(["raw", "customer_snapshots"], ["features", "customer_features"])
 DAILY = INGEST | AssetSelection.assets(
@@ -192,13 +193,7 @@ def _in_namespace(mount: str, scenario: str, out: Path, *args: str) -> dict:
         f"{mount} && exec {sys.executable} -m ml_assets_tests.test_dependencies "
         f"{scenario} {out} {' '.join(args)}"
     )
-    done = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", command],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=settings.PROJECT_ROOT,
-    )
+    done = procs.run(["unshare", "-rm", "sh", "-c", command], cwd=settings.PROJECT_ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(out.read_text())
 

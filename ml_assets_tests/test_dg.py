@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from ml_assets import settings
+from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
 from ml_assets_tests.test_definitions import CONTRACT_EDGES
 
@@ -23,13 +24,8 @@ BIN = Path(sys.executable).parent
 
 
 def dg(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "dg"), *args],
-        cwd=settings.PROJECT_ROOT,
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=1200,
+    return procs.run(
+        [str(BIN / "dg"), *args], cwd=settings.PROJECT_ROOT, env=env or dict(os.environ)
     )
 
 

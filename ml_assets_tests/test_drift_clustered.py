@@ -8,6 +8,7 @@ outside the day-to-day range still is, and without the date column nothing chang
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 from scipy.stats import chi2, chi2_contingency, f_oneway, kstwo
 
 from ml_assets import drift
+from ml_assets.dataset import active_spec
 
 START = dt.date(2025, 1, 1)
 
@@ -116,13 +118,9 @@ def test_design_effects_of_a_two_sample_comparison():
 
 
 def profile_of(rows: pd.DataFrame, day_column: str | None) -> dict:
-    from unittest import mock
-
-    with (
-        mock.patch.object(drift, "NUMERIC_FEATURES", ["x"]),
-        mock.patch.object(drift, "CATEGORICAL_FEATURES", ["c"]),
-    ):
-        profile = drift.build_reference_profile(rows, day_column=day_column)
+    # A spec whose only features are the synthetic columns x and c.
+    spec = dataclasses.replace(active_spec(), numeric_features=("x",), categorical_features=("c",))
+    profile = drift.build_reference_profile(rows, day_column=day_column, spec=spec)
     return drift.prepare_profile(profile)
 
 

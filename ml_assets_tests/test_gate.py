@@ -192,6 +192,7 @@ def test_holm_matches_a_direct_computation():
     np.testing.assert_allclose(holm_adjust(p.tolist()), expected)
 
 
+@pytest.mark.slow  # hundreds of bootstraps to estimate a coverage rate: a minute of CPU
 def test_bootstrap_interval_covers_the_true_difference_at_the_nominal_rate():
     """Draw many test sets from one population with a known AUC difference."""
     rng = np.random.default_rng(7)

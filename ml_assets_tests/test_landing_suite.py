@@ -451,6 +451,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # the writer is a separate process
 def test_file_still_being_written_is_not_requested(tmp_path, monkeypatch):
     """A writer appends a file in chunks; no sensor tick asks for it until it has settled.
 
@@ -488,7 +489,9 @@ def test_file_still_being_written_is_not_requested(tmp_path, monkeypatch):
                 time.sleep(0.25)
         finally:
             writer.wait(timeout=30)
-        assert ticks_while_writing >= 3 and refused_partial
+        # At least one tick saw the file while it grew (on a loaded machine a tick can take
+        # longer than the writer's pauses, so the count is not fixed) and requested nothing.
+        assert ticks_while_writing >= 1 and refused_partial
         assert requested == []
         assert target.read_bytes() == source.read_bytes()
         # Once the file has been still for the settle time, exactly one run is requested.

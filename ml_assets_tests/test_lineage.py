@@ -22,6 +22,7 @@ from ml_assets.features import build_customer_features
 from ml_assets.lineage import LineageError, format_chain, prediction_lineage
 from ml_assets.schemas import LANDING_COLUMNS
 from ml_assets_examples.churn import generator
+from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import START, day
 from ml_assets_tests.small_lifecycle import DRIFT_DAY, served_lifecycle  # noqa: F401
 
@@ -34,9 +35,7 @@ def query(sql: str, params=None) -> pd.DataFrame:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "ml-assets"), "lineage", *args], capture_output=True, text=True, timeout=120
-    )
+    return procs.run([str(BIN / "ml-assets"), "lineage", *args])
 
 
 @pytest.fixture()
@@ -49,6 +48,7 @@ def lifecycle(served_lifecycle, monkeypatch):  # noqa: F811
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("lifecycle")  # shares served_lifecycle with test_ui
 def test_prediction_lineage_matches_its_sources(lifecycle):
     from mlflow import MlflowClient
 

@@ -133,6 +133,7 @@ def trained(project, trained_template):
 
 
 @pytest.mark.slow  # the trained template runs the gate, whose smoke test is a process
+@pytest.mark.xdist_group("trained_template")  # one worker trains it
 def test_lifecycle_tables_model_and_gate(trained):
     project, instance, metadata = trained
     raw = query("select * from raw.customer_snapshots")
@@ -190,6 +191,7 @@ def test_lifecycle_tables_model_and_gate(trained):
 
 
 @pytest.mark.slow  # the trained template runs the gate, whose smoke test is a process
+@pytest.mark.xdist_group("trained_template")  # one worker trains it
 def test_drifted_day_is_flagged_and_scored_by_champion(trained):
     project, instance, _ = trained
     write_days(
@@ -232,6 +234,7 @@ def test_drifted_day_is_flagged_and_scored_by_champion(trained):
 
 
 @pytest.mark.slow  # the trained template runs the gate, whose smoke test is a process
+@pytest.mark.xdist_group("trained_template")  # one worker trains it
 def test_a_range_run_carries_each_days_own_drift_decision(trained):
     """drift_sensor reads per-day metadata: a range run must not mark calm days as drifted."""
     project, instance, _ = trained
@@ -284,6 +287,7 @@ def test_a_range_run_carries_each_days_own_drift_decision(trained):
 
 
 @pytest.mark.slow  # the trained template runs the gate, whose smoke test is a process
+@pytest.mark.xdist_group("trained_template")  # one worker trains it
 def test_retrain_gate_promotes_equal_and_refuses_below_floor(trained):
     project, instance, _ = trained
     window = WINDOW

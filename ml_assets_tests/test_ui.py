@@ -29,7 +29,9 @@ from ml_assets import settings
 from ml_assets_tests.small_lifecycle import served_lifecycle  # noqa: F401
 from ml_assets_tests.test_definitions import CONTRACT_EDGES
 
-pytestmark = [pytest.mark.slow, pytest.mark.ui]
+# One xdist worker builds the shared lifecycle for these and test_lineage (make test uses
+# --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.ui, pytest.mark.xdist_group("lifecycle")]
 BIN = Path(sys.executable).parent
 CONTRACT_ASSETS = {key for edge in CONTRACT_EDGES for key in edge}
 BROWSER_ARGS = [

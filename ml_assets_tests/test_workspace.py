@@ -44,8 +44,8 @@ WORKSPACE = """
             repositories {
               assetNodes { assetKey { path } }
               jobs { name }
-              sensors { name }
-              schedules { name }
+              sensors { name sensorState { status } }
+              schedules { name scheduleState { status } }
             }
           }
         }
@@ -151,10 +151,16 @@ def test_the_workspace_shows_both_graphs_without_a_common_key(workspace):
     assert flights_keys == {flights.asset_keys[r] for r in ROLES}
     assert all(key[0] == "flights" for key in flights_keys)
     assert not churn_keys & flights_keys
-    for repository in workspace.values():
+    for name, repository in workspace.items():
         assert {j["name"] for j in repository["jobs"]} >= {"ingest_job", "retrain_job"}
         assert {s["name"] for s in repository["sensors"]} == {"landing_sensor", "drift_sensor"}
         assert {s["name"] for s in repository["schedules"]} == {"weekly_retrain_schedule"}
+        # The default dataset's automation runs; the second location's starts stopped, so a
+        # daemon started for the default dataset never ingests the other's files.
+        expected = "RUNNING" if name == "ml_assets" else "STOPPED"
+        states = [s["sensorState"]["status"] for s in repository["sensors"]]
+        states += [s["scheduleState"]["status"] for s in repository["schedules"]]
+        assert set(states) == {expected}, (name, states)
 
 
 def test_the_two_locations_share_no_file_store_or_model(monkeypatch, tmp_path):

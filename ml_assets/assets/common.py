@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+# Registers DataFrame.pandera, which _already_validated reads; pandera imports it lazily on the
+# first validate(), so a type check before any validation in a process raised AttributeError.
+import pandera.accessors.pandas_accessor  # noqa: F401
 import pandera.pandas as pa
 from dagster import (
     AssetExecutionContext,

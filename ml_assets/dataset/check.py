@@ -88,6 +88,29 @@ def _feature_problems(spec, name: str, rows: pd.DataFrame) -> list[str]:
     return []
 
 
+def _name_problems(spec) -> list[str]:
+    """Column names the warehouse refuses (found here, not at the first ingest)."""
+    from ml_assets.dataset.infer import column_key
+    from ml_assets.warehouse import WarehouseError, check_identifier
+
+    problems = []
+    for where, columns in (("columns", spec.columns), ("derived", spec.derived)):
+        for col in columns:
+            try:
+                check_identifier(col.name)
+                ok = column_key(col.name) == col.name
+            except WarehouseError:
+                ok = False
+            if not ok:
+                problems.append(
+                    f"{spec.path}: {where}.{col.name}: the warehouse takes lower-case letters, "
+                    "digits and _ and no SQL reserved word as a column name; rename it "
+                    f"{column_key(col.name)!r} here and in the landing files (`ml-assets land` "
+                    "renames a table's columns so)."
+                )
+    return problems
+
+
 def check_spec(
     path: str | Path, landing_dir: Path, say: Callable[[str], None] = print
 ) -> tuple[list[str], list[str]]:
@@ -101,6 +124,9 @@ def check_spec(
         spec = load_spec(path)
     except SpecError as exc:
         return exc.problems, []
+    naming = _name_problems(spec)
+    if naming:
+        return naming, []
     loaded, problems, count = _load_all(spec, landing_dir, say)
     if count == 0:
         return [], [

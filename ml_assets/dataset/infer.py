@@ -28,7 +28,7 @@ Choices, stated once:
 - **Id**: the given ``--id``, else a column unique per row (or per date), names with ``id``
   first; with none, ``ml-assets land`` adds ``row_id`` (the row's number in the table).
 - **Date**: the given ``--date``, else a column of dates (most rows per date first); with
-  none, ``ml-assets land --days N --start DATE`` adds ``snapshot_date``.
+  none, ``ml-assets land --days N --start DATE`` adds ``landing_date``.
 """
 
 from __future__ import annotations
@@ -48,10 +48,13 @@ STRONG_AUC = 0.85
 MAX_CATEGORIES = 200
 MIN_ROWS_PER_CATEGORY = 5
 ADDED_ID_COLUMN = "row_id"
-ADDED_DATE_COLUMN = "snapshot_date"
+ADDED_DATE_COLUMN = "landing_date"
 # The drift rule's default minimum of rows a day (drift.DriftRules.min_rows; a test keeps the
 # two equal, and this module stays free of the pipeline's imports).
 DRIFT_MIN_ROWS = 100
+GATE_MIN_TEST_ROWS = 200  # gate.GateRules.min_test_rows (kept equal by a test)
+GATE_MIN_TEST_EVENTS = 20  # gate.GateRules.min_test_positives
+LIVE_DAYS = 7  # the days `make run` (ml-assets demo --live-days) leaves to the sensors
 _POSITIVE_WORDS = ("1", "true", "t", "yes", "y", "positive", "pos")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
@@ -569,7 +572,11 @@ def infer_spec(
             notes.append(f"id: guessed {ident} (unique per row); give --id to choose another.")
     added_date: list[ColumnGuess] = []
     if date is None:
-        date = ADDED_DATE_COLUMN if ADDED_DATE_COLUMN not in frame.columns else "ml_assets_date"
+        date = (
+            ADDED_DATE_COLUMN
+            if ADDED_DATE_COLUMN not in frame.columns
+            else "ml_assets_landing_date"
+        )
         added_date.append(
             ColumnGuess(
                 date,
@@ -709,18 +716,26 @@ def _column_lines(guess: ColumnGuess, width: int = 100) -> list[str]:
     for key, value in guess.rules.items():
         if key != "values":
             lines.append(f"    {key}: {_flow(value)}")
-    items = [_flow(v) for v in guess.rules["values"]]
-    chunk: list[str] = []
+    return lines + _list_lines("values", guess.rules["values"], indent=4, width=width)
+
+
+def _list_lines(key: str, values: list, indent: int = 2, width: int = 100) -> list[str]:
+    """``key: [a, b]`` on one line, or a flow list wrapped over lines when long."""
+    pad = " " * indent
+    one = f"{pad}{key}: {_flow(list(values))}"
+    if len(one) <= width:
+        return [one]
+    items = [_flow(v) for v in values]
     rows: list[str] = []
+    chunk: list[str] = []
     for item in items:
-        if chunk and len(", ".join([*chunk, item])) > width - 8:
+        if chunk and len(", ".join([*chunk, item])) > width - indent - 4:
             rows.append(", ".join(chunk))
             chunk = []
         chunk.append(item)
     rows.append(", ".join(chunk))
-    lines.append("    values: [")
-    lines += [f"      {row}," for row in rows[:-1]] + [f"      {rows[-1]}", "    ]"]
-    return lines
+    body = [f"{pad}  {row}," for row in rows[:-1]] + [f"{pad}  {rows[-1]}"]
+    return [f"{pad}{key}: [", *body, f"{pad}]"]
 
 
 def render_spec(spec: InferredSpec) -> str:
@@ -752,8 +767,8 @@ def render_spec(spec: InferredSpec) -> str:
         out += _column_lines(guess)
     out += [
         "features:                                         # REVIEW: what the model sees",
-        f"  numeric: {_flow(spec.numeric)}",
-        f"  categorical: {_flow(spec.categorical)}",
+        *_list_lines("numeric", spec.numeric),
+        *_list_lines("categorical", spec.categorical),
         '  # derive: "your_package.module:derive"          # optional row-wise function adding',
         "  #                                                 derived columns (declare them",
         "  #                                                 under `derived:`)",
@@ -767,9 +782,17 @@ def render_spec(spec: InferredSpec) -> str:
     return "\n".join(out) + "\n"
 
 
-def suggested_days(rows: int) -> int:
-    """Days to spread a table without dates over: about 150 rows a day, 14 to 60 days."""
-    return max(14, min(60, rows // 150))
+def suggested_days(rows: int, positive_share: float = 0.5) -> int:
+    """Days to spread a table without dates over: about 150 rows a day (14 to 60 days), and
+    enough that the history `make run` trains on (all but the last :data:`LIVE_DAYS` days)
+    gives the gate's test split its minimum evidence (GateRules: 200 rows, 20 events, at a
+    test fraction of 0.2), when the table holds that much."""
+    days = max(14, min(60, rows // 150))
+    need = max(GATE_MIN_TEST_ROWS, GATE_MIN_TEST_EVENTS / max(positive_share, 1e-9)) / 0.2
+    if rows > need * 1.1:
+        # History = all but the live days; training takes at most its last 30 days.
+        days = max(days, min(30 + LIVE_DAYS, math.ceil(LIVE_DAYS * rows / (rows - need * 1.1))))
+    return days
 
 
 def review_lines(spec: InferredSpec, out: Path) -> list[str]:
@@ -785,12 +808,13 @@ def review_lines(spec: InferredSpec, out: Path) -> list[str]:
     )
     land = f"ml-assets land --from {spec.source} --spec {out}"
     if any(g.added and g.role == "date" for g in spec.columns):
-        days = suggested_days(spec.rows)
+        days = suggested_days(spec.rows, spec.positive_share)
         land += f" --days {days} --start 2025-01-01"
         lines.append(
-            f"note: {days} days of about {spec.rows // days} rows suggested: the drift report "
-            f"decides only on days with at least {DRIFT_MIN_ROWS} rows, training takes the "
-            "last 30 days, and `make run` leaves the last 7 days to the sensors."
+            f"note: {days} days of about {spec.rows // days} rows suggested: `make run` trains "
+            f"the first model on all but the last {LIVE_DAYS} days, and the gate wants at "
+            f"least {GATE_MIN_TEST_ROWS} test rows and {GATE_MIN_TEST_EVENTS} events from it; "
+            f"the drift report decides only on days with at least {DRIFT_MIN_ROWS} rows."
         )
     lines.append(f"next: ml-assets check --spec {out}; then {land}")
     return lines

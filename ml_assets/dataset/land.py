@@ -151,7 +151,8 @@ def prepare_landing_rows(
     renamed = {c: k for c, k in renamed.items() if k in spec.landing_columns}
     if renamed:
         shown = ", ".join(f"{a} -> {b}" for a, b in list(renamed.items())[:8])
-        notes.append(f"renamed to the spec's column names: {shown}")
+        more = f" and {len(renamed) - 8} more" if len(renamed) > 8 else ""
+        notes.append(f"renamed to the spec's column names: {shown}{more}")
     landing = spec.landing_columns
     missing = [c for c in landing if c not in frame.columns]
     added = [c for c in missing if c in (spec.id_column, spec.date_column)]

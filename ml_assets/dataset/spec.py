@@ -306,11 +306,14 @@ def _read_yaml(path: Path) -> tuple[Any, list[str]]:
     except OSError as exc:
         return None, [f"{path}: cannot read the spec file ({exc})."]
     try:
-        return yaml.safe_load(text), []
+        # libyaml's loader when PyYAML has it (about 10x faster), the same safe subset.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(text, Loader=loader), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return None, [f"{path}: not valid YAML{where} ({exc}); fix the syntax."]
+        detail = " ".join(str(exc).split())  # one line per problem
+        return None, [f"{path}: not valid YAML{where} ({detail}); fix the syntax."]
 
 
 def _parse_column(ck: _Checker, name: str, raw: Any, where: str) -> ColumnSpec | None:

@@ -5,6 +5,9 @@ assets carry the key prefix ``flights`` (``flights/raw/flight_snapshots`` ...), 
 of the example (landing folder, DuckDB warehouse, MLflow store) lives under its own data
 folder, ``ML_ASSETS_FLIGHTS_DATA_DIR`` (default ``data/flights`` in the project), so nothing
 collides with the default dataset's ``data/``. Job and sensor names repeat per location.
+Its sensors and schedule start stopped: the daemon `make run` starts for the default dataset
+loads this location too, and must not ingest flights files unless someone turns them on
+(in the UI, or with ``ML_ASSETS_FLIGHTS_AUTOMATION=1``).
 """
 
 from __future__ import annotations
@@ -35,5 +38,9 @@ SPEC = dataclasses.replace(load_spec(SPEC_PATH), prefix=PREFIX)
 PATHS = settings.data_paths(flights_data_dir(), FIRST_DAY)
 
 defs = build_definitions(
-    SPEC, prefix=PREFIX, data_dir=flights_data_dir(), partitions_start=FIRST_DAY
+    SPEC,
+    prefix=PREFIX,
+    data_dir=flights_data_dir(),
+    partitions_start=FIRST_DAY,
+    running=os.environ.get("ML_ASSETS_FLIGHTS_AUTOMATION", "") == "1",
 )
