@@ -48,7 +48,7 @@ help:
 	@echo "make test       everything CI runs: lint, dg check defs, the whole suite on $(PYTEST_WORKERS) workers"
 	@echo "make test-fast  the edit-test loop: plain-function and component tests (no daemon,"
 	@echo "                webserver, browser or subprocess), about a minute"
-	@echo "make test-soak  the full-size soak tests (60-day backfill), not part of make test"
+	@echo "make test-soak  the soak tier (60-day backfill, flights lifecycle), not part of make test"
 	@echo "make lint       ruff check and ruff format --check;  make format fixes the format"
 	@echo "make ui         Dagster UI on http://127.0.0.1:$(UI_PORT) over the same instance and data"
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT)"

@@ -32,7 +32,10 @@ except importlib.metadata.PackageNotFoundError:
 from ml_assets_examples.flights import prepare
 from ml_assets_examples.flights import report as flights_report
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+# Soak tier (`make test-soak`): three real weeks of flights through Dagster took 42 min on a
+# loaded 2-core machine. `test_second_location.py` runs the flights location's lifecycle on a
+# small synthetic sample in `make test`.
+pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.timeout(3600)]
 
 HISTORY = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(14)]
 REPLAY = [dt.date(2013, 7, 1) + dt.timedelta(days=i) for i in range(7)]
