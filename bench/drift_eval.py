@@ -85,7 +85,7 @@ from ml_assets.features import (
     NUMERIC_FEATURES,
     build_customer_features,
 )
-from ml_assets.generator import GeneratorConfig, generate_day
+from ml_assets_examples.churn.generator import GeneratorConfig, generate_day
 
 START = dt.date(2025, 1, 1)
 ONSET_INDEX = 30  # days 0..29 are the reference (training) window

@@ -1,12 +1,17 @@
-"""The `ml-assets` command: `generate` landing data, run the `demo` lifecycle, trace a
+"""The `ml-assets` command: `init` a dataset spec from a table, `land` a table as daily
+files, `check` a spec, `generate` landing data, run the `demo` lifecycle, trace a
 prediction's `lineage`, `rollback` the champion."""
 
 from __future__ import annotations
 
 import sys
 
+GENERATOR_MODULE = "ml_assets_examples.churn.generator"
 COMMANDS = {
-    "generate": "write synthetic daily landing files and their ground truth",
+    "init": "infer a dataset spec from a CSV or Parquet table, for you to review",
+    "land": "write a table as daily landing files in a spec's pattern (never overwrites)",
+    "check": "validate a dataset spec, and its landing files when there are some",
+    "generate": "write the churn example's synthetic daily landing files and their ground truth",
     "demo": "run the whole lifecycle on the landing folder with the Dagster daemon",
     "rollback": "make the previous champion the champion again (logged in registry.promotion_log)",
     "lineage": "where one prediction came from: model, MLflow run, training data, code, "
@@ -25,10 +30,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     command, rest = argv[0], argv[1:]
-    if command == "generate":
-        from ml_assets.generator import cli_main
+    if command in ("init", "land", "check"):
+        from ml_assets.dataset import tools
 
-        return cli_main(rest)
+        return getattr(tools, f"{command}_main")(rest)
+    if command == "generate":
+        import importlib
+
+        # The churn example's generator, found by name: the generic package never imports
+        # the examples (their folder ships beside it).
+        return importlib.import_module(GENERATOR_MODULE).cli_main(rest)
     if command == "rollback":
         return _rollback(rest)
     if command == "lineage":
@@ -66,7 +77,13 @@ def _lineage(argv: list[str]) -> int:
     from ml_assets.lineage import LineageError, format_chain, prediction_lineage
 
     parser = argparse.ArgumentParser(prog="ml-assets lineage", description=COMMANDS["lineage"])
-    parser.add_argument("--customer", required=True, help="customer_id of the prediction")
+    parser.add_argument(
+        "--id",
+        "--customer",
+        dest="entity_id",
+        required=True,
+        help="the prediction's id (the dataset spec's id column)",
+    )
     parser.add_argument(
         "--date", required=True, type=_iso_date, help="snapshot day of the prediction, YYYY-MM-DD"
     )
@@ -79,7 +96,7 @@ def _lineage(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     database = args.warehouse or settings.duckdb_path()
     try:
-        record = prediction_lineage(database, args.customer, args.date)
+        record = prediction_lineage(database, args.entity_id, args.date)
     except LineageError as exc:
         print(f"ml-assets lineage: {exc}", file=sys.stderr)
         return 1

@@ -28,10 +28,12 @@ import time
 from pathlib import Path
 
 from ml_assets import settings
+from ml_assets.dataset import active_spec
 from ml_assets.landing import list_landing_files
 
-RAW_KEY = ["raw", "customer_snapshots"]
-DRIFT_KEY = ["monitoring", "drift_report"]
+_NAMES = active_spec().names
+RAW_KEY = list(_NAMES.raw)
+DRIFT_KEY = list(_NAMES.drift)
 ACTIVE = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
 
 
@@ -106,7 +108,7 @@ def ingest_history(instance, days: list[dt.date]) -> None:
     _say(f"history: ingesting {start}..{end} as one run")
     result = materialize(
         ALL_ASSETS,
-        selection=AssetSelection.assets(RAW_KEY, ["features", "customer_features"]),
+        selection=AssetSelection.assets(RAW_KEY, list(_NAMES.features)),
         resources=build_resources(),
         instance=instance,
         tags={
@@ -281,10 +283,17 @@ def summary(instance) -> dict:
     )
     failed = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
     out["failed_runs"] = len(failed)
+    spec = active_spec()
+    names = spec.names
+
+    def exists(table: str) -> bool:
+        return warehouse.table_exists(con, *table.split(".", 1))
+
     with warehouse.connect(settings.duckdb_path()) as con:
-        if champion is not None and warehouse.table_exists(con, "evaluation", "evaluation_report"):
+        if champion is not None and exists(names.evaluation_table):
             row = con.execute(
-                "select value from evaluation.evaluation_report where model_version = ? "
+                f"select value from {warehouse.qualified_name(names.evaluation_table)} "
+                "where model_version = ? "
                 "and segment_column = 'overall' and metric = 'auc'",
                 [champion.version],
             ).fetchone()
@@ -293,36 +302,42 @@ def summary(instance) -> dict:
             [
                 str(r[0])
                 for r in con.execute(
-                    "select distinct snapshot_date from monitoring.drift_report where drifted "
-                    "order by 1"
+                    f"select distinct {warehouse.quoted(spec.date_column)} "
+                    f"from {warehouse.qualified_name(names.drift_table)} where drifted order by 1"
                 ).fetchall()
             ]
-            if warehouse.table_exists(con, "monitoring", "drift_report")
+            if exists(names.drift_table)
             else []
         )
-        if warehouse.table_exists(con, "scoring", "churn_predictions"):
+        if exists(names.predictions_table):
             out["predictions_by_model"] = {
                 f"v{v}": n
                 for v, n in con.execute(
-                    "select model_version, count(distinct snapshot_date) from "
-                    "scoring.churn_predictions group by 1 order by 1"
+                    "select model_version, count(distinct "
+                    f"{warehouse.quoted(spec.date_column)}) from "
+                    f"{warehouse.qualified_name(names.predictions_table)} group by 1 order by 1"
                 ).fetchall()
             }
+        # A generator's ground truth (p_true per id and day), when the landing files have one.
         truth = settings.truth_dir() / "truth.parquet"
-        if truth.exists() and warehouse.table_exists(con, "training", "training_set"):
+        if truth.exists() and exists(names.training_table):
             import pandas as pd
 
+            keys = [spec.id_column, spec.date_column]
             test = con.execute(
-                "select customer_id, snapshot_date, churned from "
-                "training.training_set where split = 'test'"
+                f"select {warehouse.quoted(spec.id_column)}, "
+                f"{warehouse.quoted(spec.date_column)}, {warehouse.quoted(spec.target.column)} "
+                f"from {warehouse.qualified_name(names.training_table)} where split = 'test'"
             ).df()
             oracle = pd.read_parquet(truth)
-            oracle["snapshot_date"] = pd.to_datetime(oracle["snapshot_date"])
-            joined = test.merge(oracle, on=["customer_id", "snapshot_date"], how="inner")
-            if len(joined):
-                out["oracle_test_auc"] = round(
-                    roc_auc(joined["churned"].to_numpy(), joined["p_true"].to_numpy()), 4
-                )
+            if set(keys) <= set(oracle.columns):
+                oracle[spec.date_column] = pd.to_datetime(oracle[spec.date_column])
+                joined = test.merge(oracle, on=keys, how="inner")
+                if len(joined):
+                    out["oracle_test_auc"] = round(
+                        roc_auc(joined[spec.target.column].to_numpy(), joined["p_true"].to_numpy()),
+                        4,
+                    )
     return out
 
 

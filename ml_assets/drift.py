@@ -17,6 +17,18 @@ The decision holds at any sample size because it asks two questions, not one:
   values (KS assumes continuous data and is very conservative with ties) -- and the
   Benjamini-Hochberg correction across the day's features.
 
+Both tests take rows as independent. Rows of one day often are not: every flight of an hour
+shares that hour's weather, a weekday is the same for a whole day, and one day's weather says
+little about the next one's. With the date column, the reference profile records per feature
+the intraclass correlation of its rows within a day (one-way ANOVA estimator, kept only when
+the day effect is significant), and the tests use effective sample sizes
+``n / (1 + (n - 1) * ICC)`` (Kish's design effect) on both sides: chi-square divided by the
+matching design effect (Rao and Scott's first-order correction); a continuous feature tested
+by the day's mean against the reference's (a z test on the effective sizes), since with a
+handful of effective rows KS could only see a complete separation. A day of weather then
+counts as about one observation, not as 900. A profile without ICCs (no date column, or an
+older profile) keeps rows independent, as before.
+
 A feature drifts when both answers are yes, or when a data-quality rule fires (null rate
 jump, share of unseen categories). A p-value alone flags meaningless shifts once a day has
 100,000 rows; an effect size alone flags noise when it has 1,000. The Population Stability
@@ -37,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml_assets.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from ml_assets.dataset import DatasetSpec, active_spec
 
 # 2: adds bin/category counts, non-null counts, a ``discrete`` flag and the reference sample
 # (``sample_values``/``sample_counts``) the KS test and the Wasserstein distance need.
@@ -237,26 +249,30 @@ def ecdf_distances(
     return d, w1
 
 
-def ks_pvalue(d: float, n_reference: int, n_current: int) -> float:
+def ks_pvalue(d: float, n_reference: float, n_current: float) -> float:
     """Two-sided asymptotic KS p-value, as ``scipy.stats.ks_2samp(method='asymp')``.
 
-    That is the exact-n Kolmogorov distribution ``kstwo`` at ``round(m*n/(m+n))``; beyond
-    :data:`KS_LIMIT_N` effective observations its limit ``kstwobign`` (see the constant).
+    That is the exact-n Kolmogorov distribution ``kstwo`` at ``round(m*n/(m+n))`` (at least
+    1); beyond :data:`KS_LIMIT_N` effective observations its limit ``kstwobign`` (see the
+    constant). The sizes may be effective (fractional) sizes of correlated rows.
     """
     from scipy.stats import kstwo, kstwobign
 
     en = n_reference * n_current / (n_reference + n_current)
-    p = kstwobign.sf(d * math.sqrt(en)) if en > KS_LIMIT_N else kstwo.sf(d, round(en))
+    p = kstwobign.sf(d * math.sqrt(en)) if en > KS_LIMIT_N else kstwo.sf(d, max(1, round(en)))
     return float(np.clip(p, 0.0, 1.0))
 
 
-def chi2_homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+def chi2_homogeneity(
+    ref_counts: np.ndarray, cur_counts: np.ndarray, design_effect: float = 1.0
+) -> tuple[float, float]:
     """Pearson chi-square test that two count vectors come from the same distribution.
 
     The 2 x k contingency table without cells empty on both sides and without Yates'
     correction: ``scipy.stats.chi2_contingency(table, correction=False)``. Returns
     ``(statistic, p_value)``, both NaN when fewer than two cells are left or a side is
-    empty.
+    empty. With correlated rows, the statistic is divided by their ``design_effect`` before
+    the p-value (Rao and Scott's first-order correction); 1 leaves it as it is.
     """
     from scipy.stats import chi2
 
@@ -266,8 +282,24 @@ def chi2_homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[fl
     if table.shape[1] < 2 or (rows == 0).any():
         return float("nan"), float("nan")
     expected = np.outer(rows, table.sum(axis=0)) / rows.sum()
-    stat = float(np.sum((table - expected) ** 2 / expected))
+    stat = float(np.sum((table - expected) ** 2 / expected)) / design_effect
     return stat, float(chi2.sf(stat, table.shape[1] - 1))
+
+
+def clustered_mean_test(
+    mean_current: float, mean_reference: float, sd: float, n_reference: float, n_current: float
+) -> tuple[float, float]:
+    """Two-sided z test of two means on effective sample sizes: ``(z, p_value)``.
+
+    ``z = (mean_current - mean_reference) / (sd * sqrt(1 / n_reference + 1 / n_current))``,
+    with ``sd`` the reference's standard deviation and the sizes already divided by their
+    design effects (so ``sd**2 / n_current`` is the variance of a day's mean of correlated
+    rows: ``sd**2 * (ICC + (1 - ICC) / n)``).
+    """
+    from scipy.stats import norm
+
+    z = (mean_current - mean_reference) / (sd * math.sqrt(1 / n_reference + 1 / n_current))
+    return float(z), float(2 * norm.sf(abs(z)))
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
@@ -301,23 +333,104 @@ def reference_sample(
     return distinct, counts
 
 
+def intraclass_correlation(values: np.ndarray, days: np.ndarray, alpha: float) -> float:
+    """Share of a feature's variance between days (one-way ANOVA estimator), or 0.
+
+    ``(MSB - MSW) / (MSB + (n0 - 1) * MSW)`` over the days' non-null values, with ``n0`` the
+    unbalanced-design mean group size; clipped to [0, 1]. It is 0 unless the F test of a day
+    effect is significant at ``alpha``: rows stay independent unless the reference shows they
+    are not, so independent data keeps its full power. A feature constant within each day but
+    not across days (a weekday) gets 1.
+    """
+    from scipy.stats import f as f_dist
+
+    keep = ~np.isnan(values)
+    values, days = values[keep], days[keep]
+    if values.size < 3:
+        return 0.0
+    codes, sizes = np.unique(days, return_inverse=True, return_counts=True)[1:]
+    k, n = sizes.size, values.size
+    if k < 2 or n <= k:
+        return 0.0
+    means = np.bincount(codes, weights=values, minlength=k) / sizes
+    ssb = float(np.sum(sizes * (means - values.mean()) ** 2))
+    ssw = float(np.sum((values - means[codes]) ** 2))
+    msb, msw = ssb / (k - 1), ssw / (n - k)
+    if msw == 0:
+        return 1.0 if msb > 0 else 0.0
+    if f_dist.sf(msb / msw, k - 1, n - k) > alpha:
+        return 0.0
+    n0 = (n - np.sum(sizes.astype(float) ** 2) / n) / (k - 1)
+    return float(np.clip((msb - msw) / (msb + (n0 - 1) * msw), 0.0, 1.0))
+
+
+def category_icc(series: pd.Series, days: np.ndarray, categories: list[str], alpha: float) -> float:
+    """ICC of a categorical feature: Rao-Scott's mean of the categories' indicator ICCs.
+
+    Weighted by ``(1 - share)`` over ``k - 1``, as the first-order correction of a chi-square
+    over ``k`` cells weights the design effects of the cell shares.
+    """
+    if len(categories) < 2:
+        return 0.0
+    codes = pd.Categorical(series.astype(str).where(series.notna()), categories=categories).codes
+    known = series.notna().to_numpy()
+    total = 0.0
+    for index in range(len(categories)):
+        indicator = np.where(known, (codes == index).astype(float), np.nan)
+        share = float(np.nanmean(indicator)) if known.any() else 0.0
+        total += (1 - share) * intraclass_correlation(indicator, days, alpha)
+    return total / (len(categories) - 1)
+
+
+def design_effect(rows: float, icc: float, clusters: float = 1.0) -> float:
+    """Kish's design effect of ``rows`` spread over ``clusters`` days: ``1 + (m - 1) * ICC``."""
+    per_cluster = rows / max(clusters, 1.0)
+    return 1.0 + max(per_cluster - 1.0, 0.0) * icc
+
+
+def two_sample_design_effect(
+    n_reference: float, n_current: float, icc: float, reference_days: float
+) -> tuple[float, float, float]:
+    """Design effects of a reference spread over ``reference_days`` days and of one day.
+
+    Returns ``(d_reference, d_current, d_pair)``; ``d_pair`` is what a two-sample statistic
+    is divided by: ``(d_ref / n_ref + d_cur / n_cur) / (1 / n_ref + 1 / n_cur)``, the ratio of
+    the variance of a difference of two shares under clustering to that under independence.
+    """
+    d_ref = design_effect(n_reference, icc, reference_days)
+    d_cur = design_effect(n_current, icc)
+    if n_reference <= 0 or n_current <= 0:
+        return d_ref, d_cur, 1.0
+    pair = (d_ref / n_reference + d_cur / n_current) / (1 / n_reference + 1 / n_current)
+    return d_ref, d_cur, pair
+
+
 # --------------------------------------------------------------------------- profile
 
 
 def build_reference_profile(
-    features: pd.DataFrame, rules: DriftRules | None = None, model_version: int | None = None
+    features: pd.DataFrame,
+    rules: DriftRules | None = None,
+    model_version: int | None = None,
+    day_column: str | None = None,
+    spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
     """Summarise training features for later drift checks.
 
     Parameters
     ----------
     features : pandas.DataFrame
-        Reference rows with the columns of :data:`NUMERIC_FEATURES` and
-        :data:`CATEGORICAL_FEATURES`.
+        Reference rows with the spec's numeric and categorical feature columns.
     rules : DriftRules or None
         Only ``quantile_bins`` and ``reference_sample_size`` are used; None for defaults.
     model_version : int or None
         Recorded in the profile (the registry overwrites it with the registered version).
+    day_column : str or None
+        The dataset's date column: when given, each feature's ``icc`` (rows of a day
+        correlated, see :func:`intraclass_correlation`) and the profile's ``n_days`` are
+        recorded, and the day's tests use effective sample sizes. None: rows independent.
+    spec : DatasetSpec or None
+        Which columns are numeric and categorical features; None for the active spec.
 
     Returns
     -------
@@ -331,6 +444,7 @@ def build_reference_profile(
         row count.
     """
     rules = rules or DriftRules()
+    spec = spec if spec is not None else active_spec()
     profile: dict[str, Any] = {
         "format": PROFILE_FORMAT,
         "n_rows": len(features),
@@ -339,7 +453,13 @@ def build_reference_profile(
         "numeric": {},
         "categorical": {},
     }
-    for col in NUMERIC_FEATURES:
+    days = None
+    if day_column is not None:
+        # Integer day codes: the ICCs group by them many times (once per category).
+        codes, uniques = pd.factorize(pd.to_datetime(features[day_column]))
+        days = codes
+        profile["n_days"] = len(uniques)
+    for col in spec.numeric_features:
         values = features[col].astype("float64").to_numpy()
         clean = np.sort(values[~np.isnan(values)])
         edges = numeric_bin_edges(clean, rules.quantile_bins)
@@ -357,7 +477,12 @@ def build_reference_profile(
             "sample_values": sample_values.tolist(),
             "sample_counts": sample_counts.tolist(),
         }
-    for col in CATEGORICAL_FEATURES:
+        if days is not None:
+            profile["numeric"][col]["icc"] = intraclass_correlation(values, days, rules.alpha)
+            profile["numeric"][col]["null_icc"] = intraclass_correlation(
+                np.isnan(values).astype(float), days, rules.alpha
+            )
+    for col in spec.categorical_features:
         series = features[col]
         categories = sorted(series.dropna().astype(str).unique().tolist())
         counts, nulls = category_counts(series, categories)
@@ -369,6 +494,11 @@ def build_reference_profile(
             "null_rate": nulls / len(series) if len(series) else 0.0,
             "n_non_null": int(total),
         }
+        if days is not None:
+            profile["categorical"][col]["icc"] = category_icc(series, days, categories, rules.alpha)
+            profile["categorical"][col]["null_icc"] = intraclass_correlation(
+                series.isna().to_numpy(dtype=float), days, rules.alpha
+            )
     return profile
 
 
@@ -440,10 +570,12 @@ def _numeric_stats(values: np.ndarray, ref: dict[str, Any]) -> dict[str, Any]:
         "p_value": float("nan"),
         "effect_size": float("nan"),
         "effect": "shift",
+        "n_effective": float(clean.size),
     }
     if clean.size == 0:
         return out
     ref_counts = _reference_counts(ref)
+    icc, ref_days = float(ref.get("icc") or 0.0), float(ref.get("_n_days") or 1)
     if "sample_values" not in ref:
         # Format-1 profile: no reference sample, so neither KS nor Wasserstein; the bins
         # still allow a chi-square test and a JS distance.
@@ -464,12 +596,26 @@ def _numeric_stats(values: np.ndarray, ref: dict[str, Any]) -> dict[str, Any]:
     if ref.get("discrete"):
         # One bin per reference value: chi-square uses every reference row, and is far more
         # powerful than KS for a 0/1 flag (KS treats ties conservatively).
+        _, d_cur, pair = two_sample_design_effect(ref_counts.sum(), clean.size, icc, ref_days)
         out["test"] = "chi2"
-        out["statistic"], out["p_value"] = chi2_homogeneity(ref_counts, counts)
+        out["statistic"], out["p_value"] = chi2_homogeneity(ref_counts, counts, pair)
+    elif icc > 0 and sd > 0:
+        # A day of correlated rows is a handful of effective observations, too few for KS to
+        # see anything but a complete separation; the day's mean against the reference mean,
+        # each with its design effect, is the test that still has power for a shift.
+        n_ref = float(ref.get("n_non_null") or ref_counts.sum())
+        d_ref, d_cur, _ = two_sample_design_effect(n_ref, clean.size, icc, ref_days)
+        out["test"] = "z"
+        out["statistic"], out["p_value"] = clustered_mean_test(
+            float(clean.mean()), float(ref["mean"]), sd, n_ref / d_ref, clean.size / d_cur
+        )
     else:
+        n_sample = float(sample_c.sum())
+        d_ref, d_cur, _ = two_sample_design_effect(n_sample, clean.size, icc, ref_days)
         out["test"] = "ks"
         out["statistic"] = d
-        out["p_value"] = ks_pvalue(d, int(sample_c.sum()), clean.size)
+        out["p_value"] = ks_pvalue(d, n_sample / d_ref, clean.size / d_cur)
+    out["n_effective"] = clean.size / d_cur
     return out
 
 
@@ -488,17 +634,41 @@ def _categorical_stats(series: pd.Series, ref: dict[str, Any]) -> dict[str, Any]
         "p_value": float("nan"),
         "effect_size": float("nan"),
         "effect": "js",
+        "n_effective": float(total),
     }
     if total:
+        icc, ref_days = float(ref.get("icc") or 0.0), float(ref.get("_n_days") or 1)
+        _, d_cur, pair = two_sample_design_effect(ref_counts.sum(), total, icc, ref_days)
         # The unseen cell is empty in the reference; chi2_homogeneity keeps it only when
         # the day has unseen values.
         out["test"] = "chi2"
-        out["statistic"], out["p_value"] = chi2_homogeneity(ref_counts, counts)
+        out["statistic"], out["p_value"] = chi2_homogeneity(ref_counts, counts, pair)
         out["effect_size"] = js_distance(ref_counts, counts)
+        out["n_effective"] = total / d_cur
     return out
 
 
-_TEST_NAMES = {"ks": "KS", "chi2": "chi-square"}
+def null_rate_p_value(ref: dict[str, Any], null_rate_current: float, n_current: int) -> float:
+    """p-value of a null-rate change when nulls come in whole days or hours, else 0.
+
+    A column that is missing for days at a time (a sensor down, a reading only taken in some
+    weather) changes its daily null rate far more than independent rows would. With the
+    profile's ``null_icc`` above 0, the change must also be significant on the effective
+    sizes (:func:`clustered_mean_test` on the null indicator); without it the null-rate rule
+    is a data-quality rule that fires on the change alone (returns 0).
+    """
+    icc = float(ref.get("null_icc") or 0.0)
+    p_ref = float(ref["null_rate"])
+    if icc <= 0 or not 0 < p_ref < 1 or n_current == 0:
+        return 0.0
+    n_ref = float(ref["_n_rows"])
+    days = float(ref.get("_n_days") or 1)
+    d_ref, d_cur, _ = two_sample_design_effect(n_ref, n_current, icc, days)
+    sd = math.sqrt(p_ref * (1 - p_ref))
+    return clustered_mean_test(null_rate_current, p_ref, sd, n_ref / d_ref, n_current / d_cur)[1]
+
+
+_TEST_NAMES = {"ks": "KS", "chi2": "chi-square", "z": "z test of means"}
 
 
 def _decide(
@@ -513,19 +683,27 @@ def _decide(
         effect = f"JS distance {row['effect_size']:.3f}"
     quality = []
     null_ref = float(ref["null_rate"])
-    if abs(row["null_rate_current"] - null_ref) >= rules.null_rate_delta:
+    null_p = null_rate_p_value(ref, row["null_rate_current"], n_cur)
+    if abs(row["null_rate_current"] - null_ref) >= rules.null_rate_delta and null_p <= rules.alpha:
+        clustered_nulls = f", z test p {null_p:.2g}: nulls come in whole days or hours"
         quality.append(
             f"null rate {null_ref:.3f} -> {row['null_rate_current']:.3f} "
-            f"(change >= {rules.null_rate_delta})"
+            f"(change >= {rules.null_rate_delta}{clustered_nulls if ref.get('null_icc') else ''})"
         )
     if row["unseen_share"] >= rules.unseen_share:
         quality.append(f"unseen categories {row['unseen_share']:.1%} (>= {rules.unseen_share:.1%})")
 
     p_adj = row["p_value_adjusted"]
+    clustered = ""
+    if ref.get("icc"):
+        clustered = (
+            f" (rows of a day correlated, ICC {ref['icc']:.2f}: "
+            f"{row['n_effective']:.1f} effective rows of {row['n_non_null']})"
+        )
     if row["test"] is None or math.isnan(p_adj):
         statistical, evidence = False, "no test (no non-null values or a single cell)"
     else:
-        test = f"{_TEST_NAMES[row['test']]} p_adj {p_adj:.2g}"
+        test = f"{_TEST_NAMES[row['test']]} p_adj {p_adj:.2g}{clustered}"
         large = row["effect_size"] >= floor
         significant = p_adj <= rules.alpha
         statistical = large and significant
@@ -539,7 +717,7 @@ def _decide(
         elif large:
             evidence = (
                 f"{effect} >= {floor} but {test} > {rules.alpha}: "
-                f"not distinguishable from noise with {n_cur} rows"
+                f"not distinguishable from noise with {row['n_effective']:.0f} effective rows"
             )
         else:
             evidence = f"{effect} below {floor}, {test} > {rules.alpha}"
@@ -551,7 +729,11 @@ def _decide(
 
 
 def compute_drift(
-    current: pd.DataFrame, profile: dict[str, Any], snapshot_date: Any, rules: DriftRules
+    current: pd.DataFrame,
+    profile: dict[str, Any],
+    day: Any,
+    rules: DriftRules,
+    spec: DatasetSpec | None = None,
 ) -> DriftOutcome:
     """Compare one day's features with a reference profile; decide for the dataset.
 
@@ -563,10 +745,12 @@ def compute_drift(
         From :func:`build_reference_profile` (format 2), or a format-1 profile of an older
         champion: its numeric features are then tested with chi-square on the bins and
         judged by the JS distance (``min_js_distance``), as it holds no reference sample.
-    snapshot_date : date-like
-        Written to every report row.
+    day : date-like
+        Written to every report row, in the spec's date column.
     rules : DriftRules
         Thresholds (the profile fields are ignored here).
+    spec : DatasetSpec or None
+        Names the report's date column; None for the active spec.
 
     Returns
     -------
@@ -581,12 +765,13 @@ def compute_drift(
     """
     n_cur = len(current)
     n_ref = int(profile["n_rows"])
+    n_days = profile.get("n_days")
     decided = n_cur >= rules.min_rows
     entries: list[tuple[str, str, dict[str, Any]]] = []
     for col, ref in profile["numeric"].items():
-        entries.append((col, "numeric", {**ref, "_n_rows": n_ref}))
+        entries.append((col, "numeric", {**ref, "_n_rows": n_ref, "_n_days": n_days}))
     for col, ref in profile["categorical"].items():
-        entries.append((col, "categorical", {**ref, "_n_rows": n_ref}))
+        entries.append((col, "categorical", {**ref, "_n_rows": n_ref, "_n_days": n_days}))
 
     stats = []
     for col, kind, ref in entries:
@@ -624,7 +809,8 @@ def compute_drift(
     for col in ("psi", "effect_size", "statistic", "p_value", "p_value_adjusted"):
         report[col] = report[col].astype("float64")
     report["test"] = report["test"].astype(object)
-    report.insert(0, "snapshot_date", pd.Timestamp(snapshot_date))
+    date_column = (spec if spec is not None else active_spec()).date_column
+    report.insert(0, date_column, pd.Timestamp(day))
     report.insert(3, "reference_model_version", int(profile.get("model_version") or 0))
 
     drifted_features = report.loc[report["drifted"], "feature"].tolist()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SEGMENT_COLUMNS = ("plan", "contract", "region", "tenure_band")
-TENURE_BANDS = ((0, 90, "0-3m"), (90, 365, "3-12m"), (365, 730, "1-2y"), (730, 10**9, "2y+"))
+from ml_assets.dataset import DatasetSpec, active_spec
+
 METRICS = (
     "auc",
     "pr_auc",
@@ -21,6 +21,7 @@ METRICS = (
     "recall",
     "f1",
     "positive_rate",
+    "accuracy",
     "ece",
     "capture_top_decile",
     "lift_top_decile",
@@ -35,18 +36,11 @@ HIGHER_IS_BETTER = {
     "precision": True,
     "recall": True,
     "f1": True,
+    "accuracy": True,
     "ece": False,
     "capture_top_decile": True,
     "lift_top_decile": True,
 }
-
-
-def tenure_band(tenure_days: pd.Series) -> pd.Series:
-    """Tenure bands used as an evaluation segment."""
-    out = pd.Series("unknown", index=tenure_days.index, dtype=object)
-    for low, high, name in TENURE_BANDS:
-        out[(tenure_days >= low) & (tenure_days < high)] = name
-    return out
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -93,7 +87,7 @@ def brier(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
-    """Precision, recall and F1 of the rule ``p >= threshold`` (0 where undefined)."""
+    """Precision, recall, F1 and accuracy of the rule ``p >= threshold`` (0 where undefined)."""
     y = np.asarray(y, dtype=bool)
     pred = np.asarray(p) >= threshold
     tp = float(np.sum(pred & y))
@@ -107,6 +101,7 @@ def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[st
         "recall": recall,
         "f1": f1,
         "positive_rate": float(pred.mean()) if len(pred) else 0.0,
+        "accuracy": float(np.mean(pred == y)) if len(pred) else 0.0,
     }
 
 
@@ -120,20 +115,22 @@ def metrics_table(
     min_segment_rows: int = 1,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    spec: DatasetSpec | None = None,
 ) -> pd.DataFrame:
     """Long table of metrics overall and per segment, each with a bootstrap 95 % interval.
 
-    ``test`` needs ``churned``, ``tenure_days`` and the categorical segment columns. The
+    ``test`` needs the spec's target column and the columns its segments slice. The
     interval is the 2.5-97.5 percentile range of the metric over ``n_resamples`` bootstrap
     resamples of the segment's rows (seeded, so the report is reproducible).
     """
     from ml_assets.resampling import all_metrics, bootstrap_weights
 
-    y = test["churned"].astype(int).to_numpy()
+    spec = spec if spec is not None else active_spec()
+    y = test[spec.target.column].astype(int).to_numpy()
     p = np.asarray(proba, dtype=np.float64)
-    segments = segment_frame(test)
+    segments = segment_frame(test, spec)
     rows = []
-    for seg_col in ("overall", *SEGMENT_COLUMNS):
+    for seg_col in segments.columns:
         for seg_value, index in segments.groupby(seg_col, sort=True).indices.items():
             if len(index) < min_segment_rows:
                 continue
@@ -168,12 +165,13 @@ def metrics_table(
     return out
 
 
-def segment_frame(test: pd.DataFrame) -> pd.DataFrame:
-    """The segment label of every test row, one column per segment kind plus 'overall'."""
+def segment_frame(test: pd.DataFrame, spec: DatasetSpec | None = None) -> pd.DataFrame:
+    """The segment label of every test row: 'overall', then one column per spec segment (a
+    column's values, or the band of a binned numeric column, 'unknown' outside the bins)."""
+    spec = spec if spec is not None else active_spec()
     frame = pd.DataFrame({"overall": "all"}, index=range(len(test)))
-    for col in SEGMENT_COLUMNS:
-        values = tenure_band(test["tenure_days"]) if col == "tenure_band" else test[col]
-        frame[col] = values.astype(str).to_numpy()
+    for segment in spec.segments:
+        frame[segment.name] = segment.values_of(test).astype(str).to_numpy()
     return frame
 
 

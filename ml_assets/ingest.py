@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from ml_assets.dataset import DatasetSpec, active_spec
+from ml_assets.dataset.schemas import raw_model
 from ml_assets.landing import (
-    FILE_PATTERN,
     LandingFileError,
     check_partition_day,
     find_landing_file,
     load_landing_file,
 )
-from ml_assets.schemas import CustomerSnapshot, Quarantine
+from ml_assets.schemas import Quarantine
 
 
 def load_days(
@@ -24,18 +25,21 @@ def load_days(
     days: list[dt.date],
     partitions_start: dt.date,
     log: Callable[[str], None] | None = None,
+    spec: DatasetSpec | None = None,
 ) -> pd.DataFrame:
-    """Validated ``raw.customer_snapshots`` rows for each day, in the table's column order.
+    """Validated raw-table rows for each day, in the table's column order (the spec's raw
+    model; None means the active spec).
 
     Any bad file raises before anything is returned, so a range is written all or nothing.
     """
+    spec = spec if spec is not None else active_spec()
     frames = []
     for day in days:
         landing_file = None
         try:
             check_partition_day(day, partitions_start)
-            landing_file = find_landing_file(landing_dir, day)
-            rows = load_landing_file(landing_file)
+            landing_file = find_landing_file(landing_dir, day, spec)
+            rows = load_landing_file(landing_file, spec)
         except LandingFileError as exc:
             # Which day and file failed, for the quarantine record and the run's metadata.
             exc.day = day
@@ -46,10 +50,12 @@ def load_days(
         if log:
             log(f"{landing_file.path.name}: {len(rows)} rows valid")
     snapshots = pd.concat(frames, ignore_index=True)
-    return CustomerSnapshot.validate(snapshots)
+    return raw_model(spec).validate(snapshots)
 
 
-def refusal_record(error: LandingFileError, day: dt.date, run_id: str) -> pd.DataFrame:
+def refusal_record(
+    error: LandingFileError, day: dt.date, run_id: str, spec: DatasetSpec | None = None
+) -> pd.DataFrame:
     """One ``raw.quarantine`` row for a refused file: which file, its hash, and why.
 
     The policy is whole-file refusal: no row of a bad file is ingested, and the file stays
@@ -58,7 +64,8 @@ def refusal_record(error: LandingFileError, day: dt.date, run_id: str) -> pd.Dat
     path: Path | None = getattr(error, "path", None)
     name = path.name if path is not None else ""
     digest, size = "", -1
-    if path is not None and FILE_PATTERN.fullmatch(name) and path.is_file():
+    pattern = (spec if spec is not None else active_spec()).landing_regex
+    if path is not None and pattern.fullmatch(name) and path.is_file():
         data = path.read_bytes()
         digest, size = hashlib.sha256(data).hexdigest(), len(data)
     return Quarantine.validate(

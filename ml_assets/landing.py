@@ -1,15 +1,18 @@
 """Finding, reading and validating landing files.
 
-A landing file is one day: ``customers_YYYY-MM-DD.csv`` (or ``.parquet``). Reading never
-modifies or moves the file. Every problem becomes a :class:`LandingFileError` whose message
-names the file, the column, the rule and how many rows broke it.
+A landing file is one day, named by the dataset spec's ``landing_pattern`` (e.g.
+``orders_YYYY-MM-DD.csv``, or ``.parquet`` with the same stem). Columns are typed from the
+spec's column types, null markers are the spec's ``null_values``, the target becomes the
+event (1/0/missing) through :func:`ml_assets.dataset.target_to_event`, and every row's date
+column must equal the file's date. Reading never modifies or moves the file. Every problem
+becomes a :class:`LandingFileError` whose message names the file, the column, the rule and
+how many rows broke it. Each function takes the spec; None means the active one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,16 +20,13 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from ml_assets.schemas import LANDING_COLUMNS, LandingSnapshot
+from ml_assets.dataset import DatasetSpec, TargetValueError, active_spec, target_to_event
+from ml_assets.dataset.schemas import landing_model
 
-FILE_PATTERN = re.compile(r"^customers_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
-_DATE_COLUMNS = ("snapshot_date", "signup_date")
-_INT_COLUMNS = ("support_calls_30d", "logins_30d", "days_since_last_login")
-_FLOAT_COLUMNS = ("monthly_charges", "total_charges", "avg_session_minutes")
 # Counts above this cannot be real and would not survive the conversion to int64.
 _MAX_COUNT = 1e12
 _BOOL_VALUES = {"true": True, "false": False, "1": True, "0": False, "t": True, "f": False}
-# A contract row is about 150 bytes; a line this long is not a row, and reading it whole
+# A typical landing row is about 150 bytes; a line this long is not a row, and reading it whole
 # would let one bad file take the worker's memory.
 MAX_LINE_BYTES = 64 * 1024
 _OTHER_DELIMITERS = (";", "\t", "|")
@@ -46,9 +46,13 @@ class LandingFile:
         return self.day.isoformat()
 
 
-def parse_landing_name(path: Path) -> LandingFile | None:
+def _spec(spec: DatasetSpec | None) -> DatasetSpec:
+    return spec if spec is not None else active_spec()
+
+
+def parse_landing_name(path: Path, spec: DatasetSpec | None = None) -> LandingFile | None:
     """The day a landing file holds, or None when the name is not a landing file name."""
-    match = FILE_PATTERN.fullmatch(path.name)
+    match = _spec(spec).landing_regex.fullmatch(path.name)
     if not match:
         return None
     try:
@@ -58,7 +62,7 @@ def parse_landing_name(path: Path) -> LandingFile | None:
     return LandingFile(path=path, day=day)
 
 
-def list_landing_files(landing_dir: Path) -> list[LandingFile]:
+def list_landing_files(landing_dir: Path, spec: DatasetSpec | None = None) -> list[LandingFile]:
     """Landing files in a folder, sorted by day; CSV wins when a day has both formats.
 
     Symlinks that point outside the landing folder are ignored, so a link cannot make the
@@ -67,9 +71,10 @@ def list_landing_files(landing_dir: Path) -> list[LandingFile]:
     if not landing_dir.is_dir():
         return []
     root = landing_dir.resolve()
+    spec = _spec(spec)
     by_day: dict[dt.date, LandingFile] = {}
     for path in sorted(landing_dir.iterdir()):
-        parsed = parse_landing_name(path)
+        parsed = parse_landing_name(path, spec)
         if parsed is None or not path.is_file():
             continue
         if path.is_symlink() and not _inside(root, path):
@@ -84,16 +89,17 @@ def _inside(root: Path, path: Path) -> bool:
     return root.resolve() in path.resolve().parents
 
 
-def landing_path(landing_dir: Path, name: str) -> Path:
+def landing_path(landing_dir: Path, name: str, spec: DatasetSpec | None = None) -> Path:
     """The path of a landing file name inside ``landing_dir``, or a clear error.
 
     The name must match the landing pattern (so it holds no folder part, no ``..`` and no
     control character), and the path, symlinks resolved, must stay inside the folder.
     """
-    if not FILE_PATTERN.fullmatch(name) or parse_landing_name(Path(name)) is None:
+    spec = _spec(spec)
+    if not spec.landing_regex.fullmatch(name) or parse_landing_name(Path(name), spec) is None:
         raise LandingFileError(
-            f"{name!r} is not a landing file name: expected customers_YYYY-MM-DD.csv or "
-            f".parquet inside {landing_dir}. Rename the file."
+            f"{name!r} is not a landing file name: expected {spec.landing_pattern_text} "
+            f"inside {landing_dir}. Rename the file."
         )
     path = landing_dir / name
     if path.is_symlink() and not _inside(landing_dir, path):
@@ -104,31 +110,36 @@ def landing_path(landing_dir: Path, name: str) -> Path:
     return path
 
 
-def _near_misses(landing_dir: Path, day: dt.date) -> list[str]:
+def _near_misses(landing_dir: Path, day: dt.date, spec: DatasetSpec) -> list[str]:
     if not landing_dir.is_dir():
         return []
     stamp = day.isoformat()
     return sorted(
-        p.name for p in landing_dir.iterdir() if stamp in p.name and parse_landing_name(p) is None
+        p.name
+        for p in landing_dir.iterdir()
+        if stamp in p.name and parse_landing_name(p, spec) is None
     )
 
 
-def find_landing_file(landing_dir: Path, day: dt.date) -> LandingFile:
+def find_landing_file(
+    landing_dir: Path, day: dt.date, spec: DatasetSpec | None = None
+) -> LandingFile:
     """The landing file of one day; a clear error when there is none or it is unsafe."""
+    spec = _spec(spec)
     for suffix in (".csv", ".parquet"):
-        path = landing_path(landing_dir, f"customers_{day.isoformat()}{suffix}")
+        path = landing_path(landing_dir, spec.landing_file_name(day, suffix), spec)
         if path.is_file():
             return LandingFile(path=path, day=day)
-    misses = _near_misses(landing_dir, day)
+    misses = _near_misses(landing_dir, day, spec)
     hint = (
         f" Found {', '.join(misses)}, which does not match the pattern "
-        "customers_YYYY-MM-DD.csv|.parquet (lower-case extension); rename it."
+        f"{spec.landing_pattern_text} (lower-case extension); rename it."
         if misses
         else ""
     )
     raise LandingFileError(
         f"No landing file for {day.isoformat()}: expected "
-        f"{landing_dir / f'customers_{day.isoformat()}.csv'} (or .parquet).{hint} "
+        f"{landing_dir / spec.landing_file_name(day)} (or .parquet).{hint} "
         "Land the file, then materialize the partition again."
     )
 
@@ -168,12 +179,12 @@ def _check_text_shape(content: bytes, path: Path) -> None:
         )
 
 
-def _check_delimiter(frame: pd.DataFrame, path: Path) -> None:
+def _check_delimiter(frame: pd.DataFrame, path: Path, n_columns: int) -> None:
     if frame.shape[1] != 1:
         return
     header = str(frame.columns[0])
     for delimiter in _OTHER_DELIMITERS:
-        if header.count(delimiter) >= len(LANDING_COLUMNS) // 2:
+        if header.count(delimiter) >= max(n_columns // 2, 1):
             shown = "a tab" if delimiter == "\t" else repr(delimiter)
             raise LandingFileError(
                 f"{path.name}: the header has one column split by {shown}, not by commas "
@@ -212,7 +223,7 @@ def _check_row_widths(content: bytes, path: Path) -> None:
         )
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
+def _read_raw(path: Path, spec: DatasetSpec) -> pd.DataFrame:
     if path.suffix == ".parquet":
         try:
             frame = pd.read_parquet(path)
@@ -236,7 +247,7 @@ def _read_raw(path: Path) -> pd.DataFrame:
             io.BytesIO(content),
             dtype=str,
             keep_default_na=False,
-            na_values=[""],
+            na_values=list(spec.null_values),
             encoding="utf-8",
         )
     except pd.errors.EmptyDataError as exc:
@@ -248,17 +259,18 @@ def _read_raw(path: Path) -> pd.DataFrame:
             f"{path.name}: not a well-formed CSV ({exc}). Check the delimiter (a comma) "
             "and that the last line is complete."
         ) from exc
-    _check_delimiter(frame, path)
+    _check_delimiter(frame, path, len(spec.columns))
     _check_row_widths(content, path)
     return frame
 
 
-def _check_columns(frame: pd.DataFrame, path: Path) -> None:
+def _check_columns(frame: pd.DataFrame, path: Path, spec: DatasetSpec) -> None:
     got = list(frame.columns)
-    if got == LANDING_COLUMNS:
+    expected = spec.landing_columns
+    if got == expected:
         return
-    missing = [c for c in LANDING_COLUMNS if c not in got]
-    extra = [c for c in got if c not in LANDING_COLUMNS]
+    missing = [c for c in expected if c not in got]
+    extra = [c for c in got if c not in expected]
     if missing or extra:
         parts = []
         if missing:
@@ -269,92 +281,107 @@ def _check_columns(frame: pd.DataFrame, path: Path) -> None:
             parts.append(f"was {missing[0]} renamed to {extra[0]}?")
         raise LandingFileError(
             f"{path.name}: {'; '.join(parts)}. The landing schema's columns are, in order: "
-            f"{', '.join(LANDING_COLUMNS)}."
+            f"{', '.join(expected)}."
         )
     raise LandingFileError(
         f"{path.name}: columns are out of order ({', '.join(got)}). Write them in the "
-        f"landing schema's order: {', '.join(LANDING_COLUMNS)}."
+        f"landing schema's order: {', '.join(expected)}."
     )
 
 
-def _parse_typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Turn text columns into the contract's types, naming the column and rows that fail."""
-    out = frame.copy()
-    for col in _DATE_COLUMNS:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            continue
-        text = out[col].astype("string").str.strip()
-        parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-        bad = parsed.isna() & text.notna()
-        if bad.any():
-            raise LandingFileError(
-                f"{path.name}: column {col}: {_count_phrase(int(bad.sum()))} are not dates in "
-                f"the form YYYY-MM-DD (lines {_row_examples(bad)}). Fix those values and land "
-                "the file again."
-            )
-        out[col] = parsed
-    for col in _FLOAT_COLUMNS + _INT_COLUMNS:
-        if pd.api.types.is_numeric_dtype(out[col]):
-            numbers = out[col].astype("float64")
-        else:
-            text = out[col].astype("string").str.strip()
-            numbers = pd.to_numeric(text, errors="coerce")
-            bad = numbers.isna() & text.notna()
-            if bad.any():
-                raise LandingFileError(
-                    f"{path.name}: column {col}: {_count_phrase(int(bad.sum()))} are not "
-                    f"numbers (lines {_row_examples(bad)}). Fix those values and land the file "
-                    "again."
-                )
-        infinite = numbers.notna() & ~np.isfinite(numbers.astype("float64"))
-        if infinite.any():
-            raise LandingFileError(
-                f"{path.name}: column {col}: {_count_phrase(int(infinite.sum()))} are infinite "
-                f"(lines {_row_examples(infinite)}). Write a finite number or leave it empty."
-            )
-        if col in _INT_COLUMNS:
-            huge = numbers.notna() & (numbers.abs() > _MAX_COUNT)
-            if huge.any():
-                raise LandingFileError(
-                    f"{path.name}: column {col}: {_count_phrase(int(huge.sum()))} are beyond "
-                    f"{_MAX_COUNT:.0e} (lines {_row_examples(huge)}); a count cannot be that large."
-                )
-            fractional = numbers.notna() & (numbers != numbers.round())
-            if fractional.any():
-                raise LandingFileError(
-                    f"{path.name}: column {col}: {_count_phrase(int(fractional.sum()))} are "
-                    f"not whole numbers (lines {_row_examples(fractional)})."
-                )
-        out[col] = numbers.astype("Int64") if col in _INT_COLUMNS else numbers
-    if not pd.api.types.is_bool_dtype(out["auto_renew"]):
-        text = out["auto_renew"].astype("string").str.strip().str.lower()
-        mapped = text.map(_BOOL_VALUES)
-        bad = mapped.isna()
-        if bad.any():
-            raise LandingFileError(
-                f"{path.name}: column auto_renew: {_count_phrase(int(bad.sum()))} are not "
-                f"true/false (lines {_row_examples(bad)})."
-            )
-        out["auto_renew"] = mapped.astype(bool)
-    churned = out["churned"]
-    if not pd.api.types.is_numeric_dtype(churned):
-        text = churned.astype("string").str.strip()
-        churned = pd.to_numeric(text, errors="coerce")
-        bad = churned.isna() & text.notna()
-        if bad.any():
-            raise LandingFileError(
-                f"{path.name}: column churned: {_count_phrase(int(bad.sum()))} are not 0, 1 "
-                f"or empty (lines {_row_examples(bad)})."
-            )
-    not_label = churned.notna() & ~churned.isin([0, 1])
-    if not_label.any():
+def _text(column: pd.Series, null_values: set[str]) -> pd.Series:
+    """Trimmed text with the spec's null markers (and empty cells) as missing."""
+    text = column.astype("string").str.strip()
+    return text.mask(text.isin(null_values) | (text == ""))
+
+
+def _parse_date(out: pd.DataFrame, col: str, path: Path, nulls: set[str]) -> None:
+    if pd.api.types.is_datetime64_any_dtype(out[col]):
+        return
+    text = _text(out[col], nulls)
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    bad = parsed.isna() & text.notna()
+    if bad.any():
         raise LandingFileError(
-            f"{path.name}: column churned: {_count_phrase(int(not_label.sum()))} are not 0, 1 or "
-            f"empty (lines {_row_examples(not_label)})."
+            f"{path.name}: column {col}: {_count_phrase(int(bad.sum()))} are not dates in "
+            f"the form YYYY-MM-DD (lines {_row_examples(bad)}). Fix those values and land "
+            "the file again."
         )
-    out["churned"] = churned
-    for col in ("customer_id", "plan", "contract", "payment_method", "region"):
-        out[col] = out[col].astype("string").str.strip()
+    out[col] = parsed
+
+
+def _parse_number(out: pd.DataFrame, col: str, is_int: bool, path: Path, nulls: set[str]) -> None:
+    if pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
+        numbers = out[col].astype("float64")
+    else:
+        text = _text(out[col], nulls)
+        numbers = pd.to_numeric(text, errors="coerce")
+        bad = numbers.isna() & text.notna()
+        if bad.any():
+            raise LandingFileError(
+                f"{path.name}: column {col}: {_count_phrase(int(bad.sum()))} are not "
+                f"numbers (lines {_row_examples(bad)}). Fix those values and land the file "
+                "again."
+            )
+    infinite = numbers.notna() & ~np.isfinite(numbers.astype("float64"))
+    if infinite.any():
+        raise LandingFileError(
+            f"{path.name}: column {col}: {_count_phrase(int(infinite.sum()))} are infinite "
+            f"(lines {_row_examples(infinite)}). Write a finite number or leave it empty."
+        )
+    if is_int:
+        huge = numbers.notna() & (numbers.abs() > _MAX_COUNT)
+        if huge.any():
+            raise LandingFileError(
+                f"{path.name}: column {col}: {_count_phrase(int(huge.sum()))} are beyond "
+                f"{_MAX_COUNT:.0e} (lines {_row_examples(huge)}); a count cannot be that large."
+            )
+        fractional = numbers.notna() & (numbers != numbers.round())
+        if fractional.any():
+            raise LandingFileError(
+                f"{path.name}: column {col}: {_count_phrase(int(fractional.sum()))} are "
+                f"not whole numbers (lines {_row_examples(fractional)})."
+            )
+    out[col] = numbers.astype("Int64") if is_int else numbers
+
+
+def _parse_bool(out: pd.DataFrame, col: str, nullable: bool, path: Path, nulls: set) -> None:
+    if pd.api.types.is_bool_dtype(out[col]):
+        return
+    text = _text(out[col], nulls).str.lower()
+    mapped = text.map(_BOOL_VALUES)
+    bad = mapped.isna() & (text.notna() | (not nullable))
+    if bad.any():
+        raise LandingFileError(
+            f"{path.name}: column {col}: {_count_phrase(int(bad.sum()))} are not "
+            f"true/false (lines {_row_examples(bad)})."
+        )
+    out[col] = mapped.astype("boolean") if nullable else mapped.astype(bool)
+
+
+def _parse_typed(frame: pd.DataFrame, path: Path, spec: DatasetSpec) -> pd.DataFrame:
+    """Turn text columns into the spec's types, naming the column and rows that fail."""
+    out = frame.copy()
+    nulls = set(spec.null_values)
+    for col in spec.columns:
+        name = col.name
+        if name == spec.target.column:
+            try:
+                out[name] = target_to_event(out[name], spec)
+            except TargetValueError as exc:
+                raise LandingFileError(
+                    f"{path.name}: the target rule is broken in "
+                    f"{_count_phrase(int(exc.mask.sum()))} (lines {_row_examples(exc.mask)}): "
+                    f"{exc}"
+                ) from exc
+        elif col.type == "date":
+            _parse_date(out, name, path, nulls)
+        elif col.type in ("int", "float"):
+            _parse_number(out, name, col.type == "int", path, nulls)
+        elif col.type == "bool":
+            _parse_bool(out, name, col.nullable, path, nulls)
+        else:
+            out[name] = _text(out[name], nulls)
     return out
 
 
@@ -386,40 +413,47 @@ def _describe_failures(exc: pa.errors.SchemaErrors, path: Path) -> str:
     )
 
 
-def validate_landing(frame: pd.DataFrame, path: Path, day: dt.date) -> pd.DataFrame:
-    """Validate parsed landing rows against the contract and the file's own date."""
+def validate_landing(
+    frame: pd.DataFrame, path: Path, day: dt.date, spec: DatasetSpec | None = None
+) -> pd.DataFrame:
+    """Validate parsed landing rows against the spec's rules and the file's own date."""
+    spec = _spec(spec)
+    date_column = spec.date_column
     if frame.empty:
         raise LandingFileError(
             f"{path.name}: the file has a header but no rows. Land a file with at least one row."
         )
-    wrong_day = frame["snapshot_date"].dt.date != day
+    wrong_day = frame[date_column].dt.date != day
     if wrong_day.any():
         raise LandingFileError(
-            f"{path.name}: column snapshot_date: {_count_phrase(int(wrong_day.sum()))} are not "
+            f"{path.name}: column {date_column}: {_count_phrase(int(wrong_day.sum()))} are not "
             f"{day.isoformat()}, the file's date (lines {_row_examples(wrong_day)}). One file "
-            "holds one day; split the file by snapshot_date."
+            f"holds one day; split the file by {date_column}."
         )
-    dupes = frame["customer_id"].duplicated(keep=False)
-    if dupes.any():
-        raise LandingFileError(
-            f"{path.name}: column customer_id: {_count_phrase(int(dupes.sum()))} share a "
-            f"customer_id that must be unique within the file (lines {_row_examples(dupes)})."
-        )
+    unique = [c.name for c in spec.columns if c.unique or c.name == spec.id_column]
+    for name in unique:
+        dupes = frame[name].notna() & frame[name].duplicated(keep=False)
+        if dupes.any():
+            raise LandingFileError(
+                f"{path.name}: column {name}: {_count_phrase(int(dupes.sum()))} share a "
+                f"{name} that must be unique within the file (lines {_row_examples(dupes)})."
+            )
     try:
-        return LandingSnapshot.validate(frame, lazy=True)
+        return landing_model(spec).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         raise LandingFileError(_describe_failures(exc, path)) from exc
 
 
-def load_landing_file(landing_file: LandingFile) -> pd.DataFrame:
+def load_landing_file(landing_file: LandingFile, spec: DatasetSpec | None = None) -> pd.DataFrame:
     """Read, type and validate one landing file; return rows in the landing schema."""
+    spec = _spec(spec)
     path = landing_file.path
     if path.stat().st_size == 0:
         raise LandingFileError(f"{path.name}: the file is empty (0 bytes). Land it again.")
-    frame = _read_raw(path)
-    _check_columns(frame, path)
-    typed = _parse_typed(frame, path)
-    return validate_landing(typed, path, landing_file.day)
+    frame = _read_raw(path, spec)
+    _check_columns(frame, path, spec)
+    typed = _parse_typed(frame, path, spec)
+    return validate_landing(typed, path, landing_file.day, spec)
 
 
 def check_partition_day(day: dt.date, start: dt.date, today: dt.date | None = None) -> None:

@@ -1,9 +1,10 @@
 """Where a prediction came from: model, training data, code, evaluation, gate, drift event.
 
 The promotion gate records one row per model version in ``lineage.model_lineage``; the view
-``lineage.prediction_lineage`` joins it to every row of ``scoring.churn_predictions`` on the
-model version that scored it. :func:`prediction_lineage` answers the question for one
-(customer, day) and :func:`format_chain` prints it (``ml-assets lineage``).
+``lineage.prediction_lineage`` joins it to every row of the dataset's predictions table on
+the model version that scored it. :func:`prediction_lineage` answers the question for one
+(id, day) and :func:`format_chain` prints it (``ml-assets lineage``). Table and column
+names come from the dataset spec (each function takes it; None means the active spec).
 
 Plain Python: no Dagster import; MLflow is imported inside the one function that reads it.
 """
@@ -20,17 +21,42 @@ import duckdb
 import pandas as pd
 
 from ml_assets import settings, warehouse
+from ml_assets.dataset import DatasetSpec, active_spec
 from ml_assets.schemas import ModelLineage
 
 SCHEMA = "lineage"
 MODEL_TABLE = "model_lineage"
 PREDICTION_VIEW = "prediction_lineage"
 EVALUATION_ARTIFACT_FOLDER = "evaluation"
-# Before the first lineage row exists, a prediction still shows its model version.
-PREDICTIONS_ONLY_SQL = (
-    "select customer_id, snapshot_date, churn_probability, predicted_churn, threshold, "
-    "model_version from scoring.churn_predictions p"
-)
+
+
+def _spec(spec: DatasetSpec | None) -> DatasetSpec:
+    return spec if spec is not None else active_spec()
+
+
+def _prediction_columns(spec: DatasetSpec) -> list[str]:
+    names = spec.names
+    return [
+        spec.id_column,
+        spec.date_column,
+        names.probability_column,
+        names.prediction_column,
+        "threshold",
+        "model_version",
+    ]
+
+
+def _split_table(table: str) -> tuple[str, str]:
+    schema, name = table.split(".", 1)
+    return schema, name
+
+
+def predictions_only_sql(spec: DatasetSpec | None = None) -> str:
+    """Before the first lineage row exists, a prediction still shows its model version."""
+    spec = _spec(spec)
+    select = ", ".join(warehouse.quoted(c) for c in _prediction_columns(spec))
+    return f"select {select} from {warehouse.qualified_name(spec.names.predictions_table)} p"
+
 
 # Explicit types: the first row has no drift event, and a column of Nones says nothing of type.
 MODEL_TABLE_DDL = f"""
@@ -65,12 +91,16 @@ create table if not exists {SCHEMA}.{MODEL_TABLE} (
 )
 """
 
-PREDICTION_LINEAGE_SQL = f"""
-select p.customer_id, p.snapshot_date, p.churn_probability, p.predicted_churn, p.threshold,
-       p.model_version, m.* exclude (model_version)
-from scoring.churn_predictions p
-left join {SCHEMA}.{MODEL_TABLE} m using (model_version)
-"""
+
+def prediction_lineage_sql(spec: DatasetSpec | None = None) -> str:
+    """Every prediction joined to the lineage row of the model version that scored it."""
+    spec = _spec(spec)
+    select = ", ".join("p." + warehouse.quoted(c) for c in _prediction_columns(spec))
+    return (
+        f"select {select}, m.* exclude (model_version)\n"
+        f"from {warehouse.qualified_name(spec.names.predictions_table)} p\n"
+        f"left join {SCHEMA}.{MODEL_TABLE} m using (model_version)"
+    )
 
 
 class LineageError(RuntimeError):
@@ -105,6 +135,7 @@ def build_model_lineage(
     reasons: list[str],
     gate_run_id: str | None,
     evaluation_run_id: str | None,
+    model_name: str | None = None,
 ) -> pd.DataFrame:
     """The ``lineage.model_lineage`` row of one model version.
 
@@ -115,7 +146,8 @@ def build_model_lineage(
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    version = client.get_model_version(settings.REGISTERED_MODEL_NAME, str(model_version))
+    model_name = model_name or active_spec().names.model_name
+    version = client.get_model_version(model_name, str(model_version))
     run = client.get_run(version.run_id)
     tags, metrics = run.data.tags, run.data.metrics
     challenger = evaluation_report[
@@ -132,7 +164,7 @@ def build_model_lineage(
         "model_version": int(model_version),
         "mlflow_run_id": version.run_id,
         "mlflow_experiment_id": run.info.experiment_id,
-        "model_uri": f"models:/{settings.REGISTERED_MODEL_NAME}/{model_version}",
+        "model_uri": f"models:/{model_name}/{model_version}",
         "trained_at": pd.Timestamp(run.info.start_time, unit="ms"),
         "training_dagster_run_id": tags.get("dagster_run_id"),
         "training_set_version": tags.get("training_set_version"),
@@ -163,18 +195,22 @@ def build_model_lineage(
     return ModelLineage.validate(frame)
 
 
-def ensure_prediction_view(con: duckdb.DuckDBPyConnection) -> bool:
+def ensure_prediction_view(con: duckdb.DuckDBPyConnection, spec: DatasetSpec | None = None) -> bool:
     """Create ``lineage.prediction_lineage`` once both tables it joins exist."""
+    spec = _spec(spec)
     if not (
-        warehouse.table_exists(con, "scoring", "churn_predictions")
+        warehouse.table_exists(con, *_split_table(spec.names.predictions_table))
         and warehouse.table_exists(con, SCHEMA, MODEL_TABLE)
     ):
         return False
-    con.execute(f"create or replace view {SCHEMA}.{PREDICTION_VIEW} as {PREDICTION_LINEAGE_SQL}")
+    select = prediction_lineage_sql(spec)
+    con.execute(f"create or replace view {SCHEMA}.{PREDICTION_VIEW} as {select}")
     return True
 
 
-def record_model_lineage(database: str | Path, row: pd.DataFrame) -> None:
+def record_model_lineage(
+    database: str | Path, row: pd.DataFrame, spec: DatasetSpec | None = None
+) -> None:
     """Write a model version's lineage row, replacing an earlier one, in one transaction."""
     ModelLineage.validate(row)
     with warehouse.connect(Path(database)) as con:
@@ -191,7 +227,7 @@ def record_model_lineage(database: str | Path, row: pd.DataFrame) -> None:
                 f"insert into {SCHEMA}.{MODEL_TABLE} by name select * from incoming_lineage"
             )
             con.unregister("incoming_lineage")
-            ensure_prediction_view(con)
+            ensure_prediction_view(con, spec)
             con.execute("commit")
         except Exception:
             con.execute("rollback")
@@ -199,14 +235,18 @@ def record_model_lineage(database: str | Path, row: pd.DataFrame) -> None:
 
 
 def prediction_lineage(
-    database: str | Path, customer_id: str, day: dt.date, lock_timeout_s: float = 10.0
+    database: str | Path,
+    entity_id: str,
+    day: dt.date,
+    lock_timeout_s: float = 10.0,
+    spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
-    """The lineage chain of the prediction for ``customer_id`` on ``day``.
+    """The lineage chain of the prediction for id ``entity_id`` on ``day``.
 
     Raises
     ------
     LineageError
-        When the warehouse, the predictions or that (customer, day) do not exist, saying
+        When the warehouse, the predictions or that (id, day) do not exist, saying
         which and what to do.
     """
     path = Path(database)
@@ -217,39 +257,42 @@ def prediction_lineage(
         )
     try:
         with warehouse.connect(path, read_only=True, lock_timeout_s=lock_timeout_s) as con:
-            return _lookup(con, path, customer_id, day)
+            return _lookup(con, path, entity_id, day, _spec(spec))
     except warehouse.WarehouseError as exc:
         raise LineageError(str(exc)) from exc
 
 
 def _lookup(
-    con: duckdb.DuckDBPyConnection, path: Path, customer_id: str, day: dt.date
+    con: duckdb.DuckDBPyConnection, path: Path, entity_id: str, day: dt.date, spec: DatasetSpec
 ) -> dict[str, Any]:
-    if not warehouse.table_exists(con, "scoring", "churn_predictions"):
+    table = spec.names.predictions_table
+    if not warehouse.table_exists(con, *_split_table(table)):
         raise LineageError(
-            f"{path} holds no predictions yet (no table scoring.churn_predictions): train a "
+            f"{path} holds no predictions yet (no table {table}): train a "
             "champion (retrain_job) and ingest a day, e.g. with `make run`."
         )
     has_lineage = warehouse.table_exists(con, SCHEMA, MODEL_TABLE)
+    view = prediction_lineage_sql(spec) if has_lineage else predictions_only_sql(spec)
     found = con.execute(
-        f"select * from ({PREDICTION_LINEAGE_SQL if has_lineage else PREDICTIONS_ONLY_SQL}) "
-        "where customer_id = ? and cast(snapshot_date as date) = ?",
-        [customer_id, day],
+        f"select * from ({view}) where {warehouse.quoted(spec.id_column)} = ? "
+        f"and cast({warehouse.quoted(spec.date_column)} as date) = ?",
+        [entity_id, day],
     ).df()
     if found.empty:
         on_day, first, last, days = con.execute(
-            "select count(*) filter (where cast(snapshot_date as date) = ?), "
-            "min(cast(snapshot_date as date)), max(cast(snapshot_date as date)), "
-            "count(distinct cast(snapshot_date as date)) from scoring.churn_predictions",
+            "select count(*) filter (where day = ?), min(day), max(day), count(distinct day) "
+            f"from (select cast({warehouse.quoted(spec.date_column)} as date) as day "
+            f"from {warehouse.qualified_name(table)})",
             [day],
         ).fetchone()
+        entity = spec.entity.replace("_", " ")
         if on_day:
             raise LineageError(
-                f"Customer {customer_id!r} has no prediction on {day} ({on_day} customers were "
-                f"scored that day in scoring.churn_predictions); check the customer id."
+                f"{entity.capitalize()} {entity_id!r} has no prediction on {day} ({on_day} "
+                f"rows were scored that day in {table}); check the {spec.id_column}."
             )
         raise LineageError(
-            f"No predictions for {day} in scoring.churn_predictions of {path} (scored days: "
+            f"No predictions for {day} in {table} of {path} (scored days: "
             f"{days}, from {first} to {last}); ingest that day or pick a scored one."
         )
     record = {k: (None if _missing(v) else v) for k, v in found.iloc[0].to_dict().items()}
@@ -272,18 +315,22 @@ def _day(value: Any) -> str:
     return str(pd.Timestamp(value).date()) if value is not None else "?"
 
 
-def format_chain(record: Mapping[str, Any]) -> str:
+def format_chain(record: Mapping[str, Any], spec: DatasetSpec | None = None) -> str:
     """The chain as lines a person reads top-down: prediction back to its cause."""
+    spec = _spec(spec)
+    names = spec.names
+    model = names.model_name
+    predicted = spec.name if record[names.prediction_column] else f"no {spec.name}"
     lines = [
-        f"prediction    customer {record['customer_id']} on {_day(record['snapshot_date'])}: "
-        f"churn probability {record['churn_probability']:.4f}, predicted "
-        f"{'churn' if record['predicted_churn'] else 'stay'} at threshold "
+        f"prediction    {spec.entity.replace('_', ' ')} {record[spec.id_column]} on "
+        f"{_day(record[spec.date_column])}: {spec.name} probability "
+        f"{record[names.probability_column]:.4f}, predicted {predicted} at threshold "
         f"{record['threshold']:.4f}",
     ]
     version = record["model_version"]
     if not record.get("lineage_recorded"):
         lines.append(
-            f"model         churn_model version {version} (models:/churn_model/{version}); no "
+            f"model         {model} version {version} (models:/{model}/{version}); no "
             "lineage row was recorded for it (lineage.model_lineage is written by the "
             "promotion gate: retrain to record one)"
         )
@@ -291,7 +338,7 @@ def format_chain(record: Mapping[str, Any]) -> str:
     evaluation = json.loads(record.get("evaluation_metrics") or "{}")
     reasons = json.loads(record.get("gate_reasons") or "[]")
     lines += [
-        f"model         churn_model version {version} ({record['model_uri']}), trained "
+        f"model         {model} version {version} ({record['model_uri']}), trained "
         f"{record['trained_at']}",
         f"mlflow run    {record['mlflow_run_id']} (experiment {record['mlflow_experiment_id']}) "
         f"{record['mlflow_run_url']}",

@@ -15,14 +15,9 @@ import numpy as np
 import pandas as pd
 
 from ml_assets import settings
-from ml_assets.features import (
-    CATEGORICAL_FEATURES,
-    FEATURE_COLUMNS,
-    LABEL,
-    MODEL_FEATURES,
-    NUMERIC_FEATURES,
-    model_inputs,
-)
+from ml_assets.dataset import DatasetSpec, active_spec
+from ml_assets.dataset.spec import spec_to_dict
+from ml_assets.features import model_inputs
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -30,51 +25,64 @@ if TYPE_CHECKING:
 SPLIT_SALT = "ml_assets-split-v1"
 
 
-def is_test_customer(customer_id: str, test_fraction: float, salt: str = SPLIT_SALT) -> bool:
-    """Whether a customer belongs to the test split: a stable hash, not a random draw."""
-    digest = hashlib.blake2b(f"{salt}:{customer_id}".encode(), digest_size=8).digest()
+def _spec(spec: DatasetSpec | None) -> DatasetSpec:
+    return spec if spec is not None else active_spec()
+
+
+def is_test_id(entity_id: str, test_fraction: float, salt: str = SPLIT_SALT) -> bool:
+    """Whether an id belongs to the test split: a stable hash, not a random draw."""
+    digest = hashlib.blake2b(f"{salt}:{entity_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64 < test_fraction
 
 
-def split_by_customer(
-    customer_ids: pd.Series, test_fraction: float = 0.2, salt: str = SPLIT_SALT
-) -> pd.Series:
-    """'train' or 'test' per row, by customer id hash.
+def split_by_id(ids: pd.Series, test_fraction: float = 0.2, salt: str = SPLIT_SALT) -> pd.Series:
+    """'train' or 'test' per row, by a hash of the spec's id column.
 
-    Every snapshot of a customer lands in the same split, so the test split never holds a
-    customer the model saw in training; the same id always gets the same split, whatever
-    the window or the machine.
+    Every row of an id lands in the same split, so the test split never holds an id the
+    model saw in training; the same id always gets the same split, whatever the window or
+    the machine.
     """
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
-    unique = pd.unique(customer_ids.astype(str))
-    lookup = {cid: is_test_customer(cid, test_fraction, salt) for cid in unique}
-    is_test = customer_ids.astype(str).map(lookup).to_numpy(dtype=bool)
-    return pd.Series(np.where(is_test, "test", "train"), index=customer_ids.index, dtype=object)
+    unique = pd.unique(ids.astype(str))
+    lookup = {value: is_test_id(value, test_fraction, salt) for value in unique}
+    is_test = ids.astype(str).map(lookup).to_numpy(dtype=bool)
+    return pd.Series(np.where(is_test, "test", "train"), index=ids.index, dtype=object)
+
+
+# Earlier names, kept for callers written before the dataset spec.
+is_test_customer = is_test_id
+split_by_customer = split_by_id
 
 
 def select_training_window(
-    features: pd.DataFrame, window_days: int, since: dt.date | None = None, min_rows: int = 0
+    features: pd.DataFrame,
+    window_days: int,
+    since: dt.date | None = None,
+    min_rows: int = 0,
+    spec: DatasetSpec | None = None,
 ) -> pd.DataFrame:
     """Labelled rows of the ``window_days`` most recent days that carry labels.
 
     With ``since``, days before it are left out, so a retrain after a change in the relation
-    between inputs and churn learns only the new relation. When the days from ``since`` on
+    between inputs and the target learns only the new relation. When the days from ``since`` on
     hold fewer than ``min_rows`` labelled rows, the most recent earlier days of the window are
     kept, one at a time, until they do (the gate needs enough test rows to decide).
     """
+    spec = _spec(spec)
+    date, label = spec.date_column, spec.target.column
     if window_days < 1:
         raise ValueError(f"window_days must be at least 1, got {window_days}")
-    labelled = features[features[LABEL].notna()]
-    days = np.sort(labelled["snapshot_date"].unique())
+    labelled = features[features[label].notna()]
+    days = np.sort(labelled[date].unique())
     if len(days) == 0:
         raise ValueError(
-            "No labelled rows in features.customer_features; ingest days whose landing files "
-            "carry the churned column before training."
+            f"No labelled rows in {spec.names.features_table}; ingest days whose landing files "
+            f"carry the {label} column before training."
         )
     chosen = days[-window_days:]
     if since is not None:
-        counts = labelled["snapshot_date"].value_counts()
+        counts = labelled[date].value_counts()
         first = int(np.searchsorted(chosen, np.datetime64(since, "ns")))
         # Reach back over earlier days only while the rows since the change are too few.
         while first > 0 and counts[chosen[first:]].sum() < min_rows:
@@ -86,8 +94,8 @@ def select_training_window(
                 "labelled days; ingest the days since the drift before retraining, or clear "
                 "the since setting."
             )
-    window = labelled[labelled["snapshot_date"].isin(chosen)]
-    return window.sort_values(["snapshot_date", "customer_id"]).reset_index(drop=True)
+    window = labelled[labelled[date].isin(chosen)]
+    return window.sort_values([date, spec.id_column]).reset_index(drop=True)
 
 
 def build_training_set(
@@ -96,12 +104,15 @@ def build_training_set(
     test_fraction: float,
     since: dt.date | None = None,
     min_rows: int = 0,
+    spec: DatasetSpec | None = None,
 ) -> pd.DataFrame:
-    """The ``training.training_set`` table: a labelled window plus the split column."""
-    window = select_training_window(features, window_days, since, min_rows)
-    out = window[FEATURE_COLUMNS].copy()
-    out[LABEL] = out[LABEL].astype("Int64")
-    out["split"] = split_by_customer(out["customer_id"], test_fraction)
+    """The training-set table: a labelled window plus the split column."""
+    spec = _spec(spec)
+    window = select_training_window(features, window_days, since, min_rows, spec)
+    out = window[spec.feature_table_columns].copy()
+    label = spec.target.column
+    out[label] = out[label].astype("Int64")
+    out["split"] = split_by_id(out[spec.id_column], test_fraction)
     return out
 
 
@@ -120,23 +131,31 @@ class ModelParams:
         return dict(self.__dict__)
 
 
-def _estimator_pipeline(params: ModelParams) -> Pipeline:
+def _estimator_pipeline(params: ModelParams, spec: DatasetSpec) -> Pipeline:
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    preprocess = ColumnTransformer(
-        [
-            ("numeric", SimpleImputer(strategy="median", add_indicator=True), NUMERIC_FEATURES),
+    parts = []
+    if spec.numeric_features:
+        parts.append(
+            (
+                "numeric",
+                SimpleImputer(strategy="median", add_indicator=True),
+                list(spec.numeric_features),
+            )
+        )
+    if spec.categorical_features:
+        parts.append(
             (
                 "categorical",
                 OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                CATEGORICAL_FEATURES,
-            ),
-        ]
-    )
+                list(spec.categorical_features),
+            )
+        )
+    preprocess = ColumnTransformer(parts)
     estimator = HistGradientBoostingClassifier(
         learning_rate=params.learning_rate,
         max_iter=params.max_iter,
@@ -149,14 +168,17 @@ def _estimator_pipeline(params: ModelParams) -> Pipeline:
     return Pipeline([("preprocess", preprocess), ("classifier", estimator)])
 
 
-def full_pipeline(fitted_estimator: Pipeline) -> Pipeline:
-    """Raw landing rows -> probability: the feature function in front of the estimator."""
+def full_pipeline(fitted_estimator: Pipeline, spec: DatasetSpec | None = None) -> Pipeline:
+    """Raw landing rows -> probability: the feature function in front of the estimator.
+
+    The spec travels inside the pipeline as plain data, so the served model checks request
+    rows against the spec's landing rules and runs the spec's derive function by itself.
+    """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    return Pipeline(
-        [("features", FunctionTransformer(model_inputs)), ("estimator", fitted_estimator)]
-    )
+    features = FunctionTransformer(model_inputs, kw_args={"spec": spec_to_dict(_spec(spec))})
+    return Pipeline([("features", features), ("estimator", fitted_estimator)])
 
 
 def estimator_of(pipeline: Pipeline) -> Pipeline:
@@ -172,9 +194,10 @@ def compute_threads():
 
 
 def predict_from_features(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
-    """Churn probabilities for rows of ``features.customer_features``."""
+    """Event probabilities for rows of the feature table (the columns the model was fitted on)."""
+    estimator = estimator_of(pipeline)
     with compute_threads():
-        return estimator_of(pipeline).predict_proba(features[MODEL_FEATURES])[:, 1]
+        return estimator.predict_proba(features[list(estimator.feature_names_in_)])[:, 1]
 
 
 @dataclass
@@ -218,19 +241,21 @@ def search_space(base: ModelParams) -> list[ModelParams]:
     ]
 
 
-def _out_of_fold(params: ModelParams, x: pd.DataFrame, y: np.ndarray, folds) -> np.ndarray:
+def _out_of_fold(
+    params: ModelParams, x: pd.DataFrame, y: np.ndarray, folds, spec: DatasetSpec
+) -> np.ndarray:
     from sklearn.model_selection import cross_val_predict
 
-    return cross_val_predict(_estimator_pipeline(params), x, y, cv=folds, method="predict_proba")[
-        :, 1
-    ]
+    pipeline = _estimator_pipeline(params, spec)
+    return cross_val_predict(pipeline, x, y, cv=folds, method="predict_proba")[:, 1]
 
 
-def train_churn_model(
+def train_model(
     train: pd.DataFrame,
     params: ModelParams,
     cv_folds: int = 3,
     candidates: list[ModelParams] | None = None,
+    spec: DatasetSpec | None = None,
 ) -> TrainedModel:
     """Fit the pipeline on the train split; choose parameters and threshold on it alone.
 
@@ -243,25 +268,26 @@ def train_churn_model(
 
     from ml_assets.evaluation import roc_auc
 
+    spec = _spec(spec)
     if train.empty:
         raise ValueError("The train split is empty; widen the training window.")
-    y = train[LABEL].astype(int).to_numpy()
+    y = train[spec.target.column].astype(int).to_numpy()
     if len(np.unique(y)) < 2:
         raise ValueError("The train split holds a single class; widen the training window.")
-    x = train[MODEL_FEATURES]
+    x = train[spec.model_features]
     folds = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=params.seed)
     search, best, best_oof, best_auc = [], params, None, -np.inf
     with compute_threads():
         for candidate in candidates or [params]:
-            oof = _out_of_fold(candidate, x, y, folds)
+            oof = _out_of_fold(candidate, x, y, folds, spec)
             auc = roc_auc(y, oof)
             search.append({**candidate.as_dict(), "cv_auc": auc, "cv_folds": cv_folds})
             if auc > best_auc:
                 best, best_oof, best_auc = candidate, oof, auc
-        estimator = _estimator_pipeline(best).fit(x, y)
+        estimator = _estimator_pipeline(best, spec).fit(x, y)
     threshold = f1_optimal_threshold(y, best_oof)
     return TrainedModel(
-        pipeline=full_pipeline(estimator),
+        pipeline=full_pipeline(estimator, spec),
         params=best,
         threshold=threshold,
         train_rows=len(train),
@@ -269,3 +295,6 @@ def train_churn_model(
         metrics={"cv_auc": best_auc},
         search=search,
     )
+
+
+train_churn_model = train_model  # the earlier name

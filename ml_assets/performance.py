@@ -1,7 +1,7 @@
 """Performance drift: the champion's realised AUC on a labelled day against its baseline.
 
-Input drift cannot see concept drift (same inputs, a new relation to churn); labels can. When a
-day's rows carry ``churned``, the champion's predictions for that day are scored and compared
+Input drift cannot see concept drift (same inputs, a new relation to the target); labels can.
+When a day's rows carry the target, the champion's predictions for that day are scored and compared
 with the AUC it had on its test split when it was promoted.
 """
 

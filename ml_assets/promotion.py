@@ -37,6 +37,8 @@ def smoke_test(tracking_uri: str, ref: ModelRef, raw_rows: pd.DataFrame) -> tupl
                     ref.uri,
                     "--rows",
                     str(rows_path),
+                    "--model-name",
+                    ref.name,
                 ],
                 capture_output=True,
                 text=True,
@@ -122,9 +124,11 @@ def append_retrain_log(
         warehouse.append_rows(con, "monitoring", "retrain_log", RetrainLog.validate(row))
 
 
-def rollback(tracking_uri: str, database: str | Path) -> tuple[int, int]:
+def rollback(
+    tracking_uri: str, database: str | Path, model_name: str | None = None
+) -> tuple[int, int]:
     """Make the previous champion the champion again, and log it."""
-    old, new = registry.rollback(tracking_uri)
+    old, new = registry.rollback(tracking_uri, model_name)
     decision = GateDecision(True, new, old, reasons=[f"rollback: champion {old} -> {new}"])
     append_log(database, log_row("rollback", decision, old, new, {}, None, "not run", None))
     return old, new

@@ -1,7 +1,9 @@
-"""MLflow: logging, registering, promoting and loading the churn model.
+"""MLflow: logging, registering, promoting and loading the dataset's model.
 
 Plain functions over a tracking URI. ``mlflow`` is imported inside each function: it
-takes about two seconds to import and the code location must load fast.
+takes about two seconds to import and the code location must load fast. The registered
+model's name comes from the dataset spec (``<name>_model``); each function takes it as
+``model_name`` (None: the active spec's).
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import logging
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
-from ml_assets.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
+from ml_assets.settings import CHAMPION_ALIAS
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -47,7 +49,7 @@ class ModelRef:
     version: int
     run_id: str
     threshold: float
-    name: str = REGISTERED_MODEL_NAME
+    name: str = field(default_factory=lambda: default_model_name())
 
     @property
     def uri(self) -> str:
@@ -81,6 +83,17 @@ _READ_ONLY = (
 _DISK_FULL = ("No space left on device", "database or disk is full")
 
 _F = TypeVar("_F")
+
+
+def default_model_name() -> str:
+    """The registered model's name for the active dataset spec."""
+    from ml_assets.dataset import active_spec
+
+    return active_spec().names.model_name
+
+
+def _name(model_name: str | None) -> str:
+    return model_name or default_model_name()
 
 
 def bound_http_retries(max_retries: int, backoff_factor: int, timeout_s: int) -> None:
@@ -202,6 +215,7 @@ def log_and_register(
     params: dict[str, Any],
     metrics: dict[str, float],
     tags: dict[str, str],
+    model_name: str | None = None,
 ) -> ModelRef:
     """Log the full pipeline with signature and input example; register a new version."""
     import mlflow
@@ -214,12 +228,12 @@ def log_and_register(
     mlflow.set_registry_uri(tracking_uri)
     example = input_example.reset_index(drop=True)
     with warnings.catch_warnings(), compute_threads():
-        # MLflow hints that integer columns cannot hold nulls; the contract's counts are never null.
+        # MLflow hints that integer columns cannot hold nulls; non-null int columns never are.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         signature = infer_signature(example, trained.pipeline.predict_proba(example)[:, 1])
     with (
         compute_threads(),
-        mlflow.start_run(experiment_id=experiment_id, run_name="churn_model") as run,
+        mlflow.start_run(experiment_id=experiment_id, run_name=_name(model_name)) as run,
     ):
         mlflow.log_params({**params, "threshold": trained.threshold})
         mlflow.log_metrics(metrics)
@@ -236,7 +250,7 @@ def log_and_register(
             name=MODEL_ARTIFACT,
             signature=signature,
             input_example=example,
-            registered_model_name=REGISTERED_MODEL_NAME,
+            registered_model_name=_name(model_name),
             pyfunc_predict_fn="predict_proba",
             # skops (MLflow's default format) refuses types it has not been told to trust;
             # these are ours or sklearn's own, written by this process.
@@ -252,7 +266,9 @@ def log_and_register(
                 json.dump({**profile, "model_version": version}, fh)
             mlflow.log_artifact(path)
         run_id = run.info.run_id
-    return ModelRef(version=version, run_id=run_id, threshold=trained.threshold)
+    return ModelRef(
+        version=version, run_id=run_id, threshold=trained.threshold, name=_name(model_name)
+    )
 
 
 def _pip_requirements() -> list[str]:
@@ -265,29 +281,31 @@ def _pip_requirements() -> list[str]:
 
 
 @_store_errors
-def latest_version(tracking_uri: str) -> ModelRef | None:
-    """The newest registered version of the churn model, or None."""
+def latest_version(tracking_uri: str, model_name: str | None = None) -> ModelRef | None:
+    """The newest registered version of the model, or None."""
     client = _client(tracking_uri)
     versions = client.search_model_versions(
-        f"name = '{REGISTERED_MODEL_NAME}'", order_by=["version_number DESC"], max_results=1
+        f"name = '{_name(model_name)}'", order_by=["version_number DESC"], max_results=1
     )
     return _ref_from_version(client, versions[0]) if versions else None
 
 
 @_store_errors
-def model_version(tracking_uri: str, version: int) -> ModelRef:
+def model_version(tracking_uri: str, version: int, model_name: str | None = None) -> ModelRef:
     client = _client(tracking_uri)
-    return _ref_from_version(client, client.get_model_version(REGISTERED_MODEL_NAME, str(version)))
+    return _ref_from_version(client, client.get_model_version(_name(model_name), str(version)))
 
 
 @_store_errors
-def alias_version(tracking_uri: str, alias: str = CHAMPION_ALIAS) -> ModelRef | None:
+def alias_version(
+    tracking_uri: str, alias: str = CHAMPION_ALIAS, model_name: str | None = None
+) -> ModelRef | None:
     """The version an alias points at, or None when the alias (or the model) is absent."""
     from mlflow.exceptions import MlflowException
 
     client = _client(tracking_uri)
     try:
-        mv = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, alias)
+        mv = client.get_model_version_by_alias(_name(model_name), alias)
     except MlflowException as exc:
         # Only "no such model" or "no such alias" mean there is no champion; an unreachable
         # or broken store must fail the step, not look like a project without a model.
@@ -298,38 +316,38 @@ def alias_version(tracking_uri: str, alias: str = CHAMPION_ALIAS) -> ModelRef | 
 
 
 @_store_errors
-def promote(tracking_uri: str, version: int, tags: dict[str, str]) -> None:
+def promote(
+    tracking_uri: str, version: int, tags: dict[str, str], model_name: str | None = None
+) -> None:
     """Point ``champion`` at a version; the old champion keeps ``previous_champion``."""
+    name = _name(model_name)
     client = _client(tracking_uri)
-    current = alias_version(tracking_uri, CHAMPION_ALIAS)
+    current = alias_version(tracking_uri, CHAMPION_ALIAS, name)
     if current is not None and current.version != version:
-        client.set_registered_model_alias(
-            REGISTERED_MODEL_NAME, PREVIOUS_CHAMPION_ALIAS, str(current.version)
-        )
-    client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, str(version))
+        client.set_registered_model_alias(name, PREVIOUS_CHAMPION_ALIAS, str(current.version))
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, str(version))
     # The decision's tags only once it took effect: a kill before the alias moved must not
     # leave a version tagged "promoted" that never became champion.
     for key, value in tags.items():
-        client.set_model_version_tag(REGISTERED_MODEL_NAME, str(version), key, value)
+        client.set_model_version_tag(name, str(version), key, value)
 
 
 @_store_errors
-def rollback(tracking_uri: str) -> tuple[int, int]:
+def rollback(tracking_uri: str, model_name: str | None = None) -> tuple[int, int]:
     """Swap ``champion`` and ``previous_champion``; returns (old champion, new champion)."""
-    current = alias_version(tracking_uri, CHAMPION_ALIAS)
-    previous = alias_version(tracking_uri, PREVIOUS_CHAMPION_ALIAS)
+    name = _name(model_name)
+    current = alias_version(tracking_uri, CHAMPION_ALIAS, name)
+    previous = alias_version(tracking_uri, PREVIOUS_CHAMPION_ALIAS, name)
     if current is None or previous is None:
         raise RegistryError(
-            f"Nothing to roll back to: {REGISTERED_MODEL_NAME} has no "
+            f"Nothing to roll back to: {name} has no "
             f"{'champion' if current is None else 'previous_champion'} alias in {tracking_uri}."
         )
     client = _client(tracking_uri)
-    client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, str(previous.version))
-    client.set_registered_model_alias(
-        REGISTERED_MODEL_NAME, PREVIOUS_CHAMPION_ALIAS, str(current.version)
-    )
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, str(previous.version))
+    client.set_registered_model_alias(name, PREVIOUS_CHAMPION_ALIAS, str(current.version))
     client.set_model_version_tag(
-        REGISTERED_MODEL_NAME, str(previous.version), "rolled_back_from", str(current.version)
+        name, str(previous.version), "rolled_back_from", str(current.version)
     )
     return current.version, previous.version
 
@@ -367,10 +385,12 @@ def run_status(tracking_uri: str, run_id: str) -> str:
 
 
 @_store_errors
-def tag_version(tracking_uri: str, version: int, tags: dict[str, str]) -> None:
+def tag_version(
+    tracking_uri: str, version: int, tags: dict[str, str], model_name: str | None = None
+) -> None:
     client = _client(tracking_uri)
     for key, value in tags.items():
-        client.set_model_version_tag(REGISTERED_MODEL_NAME, str(version), key, value)
+        client.set_model_version_tag(_name(model_name), str(version), key, value)
 
 
 @_store_errors

@@ -96,7 +96,7 @@ def weighted_average_precision(y: np.ndarray, p: np.ndarray, weights: np.ndarray
 def weighted_means(
     y: np.ndarray, p: np.ndarray, weights: np.ndarray, threshold: float
 ) -> dict[str, np.ndarray]:
-    """Log loss, Brier, precision, recall, F1 and positive rate per weight row."""
+    """Log loss, Brier, precision, recall, F1, positive rate and accuracy per weight row."""
     eps = np.finfo(np.float64).eps
     pc = np.clip(p, eps, 1 - eps)
     yf = y.astype(np.float64)
@@ -114,6 +114,7 @@ def weighted_means(
         "recall": np.nan_to_num(_safe_divide(tp, tp + fn)),
         "f1": np.nan_to_num(_safe_divide(2 * tp, 2 * tp + fp + fn)),
         "positive_rate": _safe_divide(weights @ pred, total),
+        "accuracy": _safe_divide(weights @ (pred == yf).astype(np.float64), total),
     }
 
 
@@ -162,7 +163,7 @@ def all_metrics(
 def reliability_curve(
     y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS
 ) -> list[dict[str, float]]:
-    """Mean predicted and observed churn rate per equal-width probability bin."""
+    """Mean predicted and observed event rate per equal-width probability bin."""
     index = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
     curve = []
     for b in range(bins):

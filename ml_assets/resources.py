@@ -24,10 +24,11 @@ from ml_assets.registry import ModelRef
 def _table_of(asset_key_path: list[str]) -> tuple[str, str]:
     if len(asset_key_path) < 2:
         raise warehouse.WarehouseError(
-            f"Asset key {'/'.join(asset_key_path)} needs a prefix: the first part names the "
-            "DuckDB schema (e.g. raw/customer_snapshots)."
+            f"Asset key {'/'.join(asset_key_path)} needs a group: the part before the last "
+            "names the DuckDB schema (e.g. raw/<entity>_snapshots)."
         )
-    return asset_key_path[0], asset_key_path[-1]
+    # The names rule (ml_assets.dataset.names): table <group>.<last part>, whatever prefix.
+    return asset_key_path[-2], asset_key_path[-1]
 
 
 def _day_range(start: str, end: str) -> tuple[dt.date, dt.date]:
@@ -122,6 +123,8 @@ class MlflowResource(ConfigurableResource):
     tracking_uri: str
     artifact_root: str
     experiment_name: str = settings.EXPERIMENT_NAME
+    # The registered model (empty: the active dataset spec's ``<name>_model``).
+    model_name: str = ""
     http_max_retries: int = 3
     http_backoff_factor: int = 1
     http_timeout_s: int = 15
@@ -131,11 +134,17 @@ class MlflowResource(ConfigurableResource):
             self.http_max_retries, self.http_backoff_factor, self.http_timeout_s
         )
 
+    @property
+    def registered_model_name(self) -> str:
+        return self.model_name or registry.default_model_name()
+
     def latest_version(self) -> ModelRef | None:
-        return registry.latest_version(self.tracking_uri)
+        return registry.latest_version(self.tracking_uri, self.registered_model_name)
 
     def champion(self) -> ModelRef | None:
-        return registry.alias_version(self.tracking_uri, settings.CHAMPION_ALIAS)
+        return registry.alias_version(
+            self.tracking_uri, settings.CHAMPION_ALIAS, self.registered_model_name
+        )
 
     def run_status(self, run_id: str) -> str:
         """MLflow's status of a run: FINISHED once logging completed, RUNNING if cut off."""
@@ -162,19 +171,23 @@ class ModelRegistryIOManager(ConfigurableIOManager):
         if mode == "champion":
             return self.mlflow.champion()
         ref = self.mlflow.latest_version()
+        name = self.mlflow.registered_model_name
+        model_key = (
+            "/".join(upstream.asset_key.path) if upstream and upstream.has_asset_key else name
+        )
         if ref is None:
             raise registry.RegistryError(
-                f"No version of {settings.REGISTERED_MODEL_NAME} is registered in "
-                f"{self.mlflow.tracking_uri}; materialize training/churn_model first."
+                f"No version of {name} is registered in "
+                f"{self.mlflow.tracking_uri}; materialize {model_key} first."
             )
         # A version is registered before its run logs the reference profile and ends; a run
         # killed in between leaves a version that must never be evaluated or promoted.
         status = self.mlflow.run_status(ref.run_id)
         if status != "FINISHED":
             raise registry.RegistryError(
-                f"Version {ref.version} of {settings.REGISTERED_MODEL_NAME} is incomplete: its "
+                f"Version {ref.version} of {name} is incomplete: its "
                 f"MLflow run {ref.run_id} is {status} (the training run was interrupted before "
-                "it finished logging). Materialize training/churn_model again; the champion is "
+                f"it finished logging). Materialize {model_key} again; the champion is "
                 "unchanged."
             )
         return ref

@@ -1,7 +1,8 @@
 """Pandera models for every stored table, and their Dagster column schemas.
 
-One place for the shape of the data: the landing contract, each warehouse table, and
-the ``dagster/column_schema`` shown in the UI are all derived from these models.
+One place for the shape of the data: the landing schema, each warehouse table, and
+the ``dagster/column_schema`` shown in the UI are all derived from these models (the
+dataset's own tables from its spec, see :mod:`ml_assets.dataset.schemas`).
 Columns are ordered (``Config.ordered``) so a frame always reaches the warehouse in the
 same column order.
 """
@@ -12,105 +13,30 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-PLANS = ("basic", "standard", "premium")
-CONTRACTS = ("monthly", "annual", "two_year")
-PAYMENT_METHODS = ("card", "bank_transfer", "paypal", "invoice")
-REGIONS = ("north", "south", "east", "west")
+from ml_assets.dataset.schemas import (
+    drift_model,
+    features_model,
+    landing_model,
+    predictions_model,
+    raw_model,
+    training_model,
+)
+from ml_assets.dataset.spec import active_spec
+
+# The dataset's own tables (landing, raw, features, training set, predictions) are built
+# from the active dataset spec (ml_assets.dataset.schemas); these names keep the modules that
+# import them working. The tables below them are the same for every dataset.
+_SPEC = active_spec()
+LandingSnapshot = landing_model(_SPEC)
+LANDING_COLUMNS: list[str] = list(LandingSnapshot.to_schema().columns)
+CustomerSnapshot = raw_model(_SPEC)
+CustomerFeatures = features_model(_SPEC)
+TrainingSet = training_model(_SPEC)
+ChurnPredictions = predictions_model(_SPEC)
+DriftReport = drift_model(_SPEC)
 
 
 # Each Config states strict/ordered/coerce itself: pandera reads a Config's own attributes.
-
-
-class LandingSnapshot(pa.DataFrameModel):
-    """One landing file: a day's snapshot of the customer base (the public landing schema)."""
-
-    customer_id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
-    snapshot_date: Series[pa.DateTime] = pa.Field(nullable=False)
-    signup_date: Series[pa.DateTime] = pa.Field(nullable=False)
-    plan: Series[str] = pa.Field(isin=PLANS)
-    contract: Series[str] = pa.Field(isin=CONTRACTS)
-    payment_method: Series[str] = pa.Field(isin=PAYMENT_METHODS)
-    region: Series[str] = pa.Field(isin=REGIONS)
-    monthly_charges: Series[float] = pa.Field(ge=0)
-    total_charges: Series[float] = pa.Field(ge=0, nullable=True)
-    support_calls_30d: Series[int] = pa.Field(ge=0)
-    logins_30d: Series[int] = pa.Field(ge=0)
-    avg_session_minutes: Series[float] = pa.Field(ge=0, nullable=True)
-    days_since_last_login: Series[int] = pa.Field(ge=0)
-    auto_renew: Series[bool] = pa.Field()
-    churned: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], nullable=True)
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
-        name = "landing_snapshot"
-        unique = ["customer_id", "snapshot_date"]
-
-    @pa.dataframe_check(error="signup_date must not be after snapshot_date")
-    @classmethod
-    def signup_not_after_snapshot(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["signup_date"] <= df["snapshot_date"]
-
-
-LANDING_COLUMNS: list[str] = list(LandingSnapshot.to_schema().columns)
-
-
-class CustomerSnapshot(LandingSnapshot):
-    """``raw.customer_snapshots``: validated landing rows plus the file they came from."""
-
-    source_file: Series[str] = pa.Field(nullable=False)
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
-        name = "customer_snapshots"
-        unique = ["customer_id", "snapshot_date"]
-
-
-class CustomerFeatures(pa.DataFrameModel):
-    """``features.customer_features``: model inputs, one row per customer per day."""
-
-    customer_id: Series[str] = pa.Field(nullable=False)
-    snapshot_date: Series[pa.DateTime] = pa.Field(nullable=False)
-    plan: Series[str] = pa.Field(isin=PLANS)
-    contract: Series[str] = pa.Field(isin=CONTRACTS)
-    payment_method: Series[str] = pa.Field(isin=PAYMENT_METHODS)
-    region: Series[str] = pa.Field(isin=REGIONS)
-    tenure_days: Series[int] = pa.Field(ge=0)
-    monthly_charges: Series[float] = pa.Field(ge=0)
-    total_charges: Series[float] = pa.Field(ge=0, nullable=True)
-    charges_per_tenure_month: Series[float] = pa.Field(ge=0, nullable=True)
-    support_calls_30d: Series[int] = pa.Field(ge=0)
-    logins_30d: Series[int] = pa.Field(ge=0)
-    avg_session_minutes: Series[float] = pa.Field(ge=0, nullable=True)
-    engagement_minutes_30d: Series[float] = pa.Field(ge=0, nullable=True)
-    days_since_last_login: Series[int] = pa.Field(ge=0)
-    auto_renew: Series[int] = pa.Field(isin=[0, 1])
-    is_new_customer: Series[int] = pa.Field(isin=[0, 1])
-    churned: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], nullable=True)
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
-        name = "customer_features"
-        unique = ["customer_id", "snapshot_date"]
-
-
-class TrainingSet(CustomerFeatures):
-    """``training.training_set``: labelled feature rows and their train/test split."""
-
-    churned: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], nullable=False)
-    split: Series[str] = pa.Field(isin=["train", "test"])
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
-        name = "training_set"
-        unique = ["customer_id", "snapshot_date"]
 
 
 class EvaluationReport(pa.DataFrameModel):
@@ -134,53 +60,6 @@ class EvaluationReport(pa.DataFrameModel):
         ordered = True
         coerce = True
         name = "evaluation_report"
-
-
-class ChurnPredictions(pa.DataFrameModel):
-    """``scoring.churn_predictions``: the champion's churn probability per customer per day."""
-
-    customer_id: Series[str] = pa.Field(nullable=False)
-    snapshot_date: Series[pa.DateTime] = pa.Field(nullable=False)
-    churn_probability: Series[float] = pa.Field(ge=0, le=1)
-    predicted_churn: Series[int] = pa.Field(isin=[0, 1])
-    threshold: Series[float] = pa.Field(ge=0, le=1)
-    model_version: Series[int] = pa.Field(ge=1)
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
-        name = "churn_predictions"
-        unique = ["customer_id", "snapshot_date"]
-
-
-class DriftReport(pa.DataFrameModel):
-    """``monitoring.drift_report``: per-feature drift of one day against the champion's profile."""
-
-    snapshot_date: Series[pa.DateTime] = pa.Field(nullable=False)
-    feature: Series[str] = pa.Field()
-    kind: Series[str] = pa.Field(isin=["numeric", "categorical"])
-    reference_model_version: Series[int] = pa.Field(ge=1)
-    n_reference: Series[int] = pa.Field(ge=0)
-    n_current: Series[int] = pa.Field(ge=0)
-    psi: Series[float] = pa.Field(ge=0)
-    effect_size: Series[float] = pa.Field(ge=0, nullable=True)
-    test: Series[str] = pa.Field(nullable=True)
-    statistic: Series[float] = pa.Field(nullable=True)
-    p_value: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    p_value_adjusted: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    null_rate_reference: Series[float] = pa.Field(ge=0, le=1)
-    null_rate_current: Series[float] = pa.Field(ge=0, le=1)
-    unseen_share: Series[float] = pa.Field(ge=0, le=1)
-    drifted: Series[bool] = pa.Field()
-    reason: Series[str] = pa.Field()
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
-        name = "drift_report"
-        unique = ["snapshot_date", "feature"]
 
 
 class PromotionLog(pa.DataFrameModel):

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ml_assets.dataset import DatasetSpec, active_spec
 from ml_assets.modelling import predict_from_features
 from ml_assets.registry import ModelRef
 
@@ -13,15 +14,20 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 
-def score_features(pipeline: Pipeline, features: pd.DataFrame, ref: ModelRef) -> pd.DataFrame:
-    """The ``scoring.churn_predictions`` rows for feature rows scored by one model version."""
+def score_features(
+    pipeline: Pipeline, features: pd.DataFrame, ref: ModelRef, spec: DatasetSpec | None = None
+) -> pd.DataFrame:
+    """The predictions-table rows for feature rows scored by one model version: id, date,
+    ``<name>_probability``, ``predicted_<name>``, threshold and model version."""
+    spec = spec if spec is not None else active_spec()
+    names = spec.names
     proba = predict_from_features(pipeline, features)
     return pd.DataFrame(
         {
-            "customer_id": features["customer_id"].astype(str).to_numpy(),
-            "snapshot_date": pd.to_datetime(features["snapshot_date"]).to_numpy(),
-            "churn_probability": proba,
-            "predicted_churn": (proba >= ref.threshold).astype("int64"),
+            spec.id_column: features[spec.id_column].astype(str).to_numpy(),
+            spec.date_column: pd.to_datetime(features[spec.date_column]).to_numpy(),
+            names.probability_column: proba,
+            names.prediction_column: (proba >= ref.threshold).astype("int64"),
             "threshold": float(ref.threshold),
             "model_version": int(ref.version),
         }

@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+from ml_assets.decisions import DEFAULT_SETTLE_SECONDS, RetrainPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PARTITIONS_START = "2025-01-01"
-REGISTERED_MODEL_NAME = "churn_model"
 CHAMPION_ALIAS = "champion"
-EXPERIMENT_NAME = "churn"
+
+
+def __getattr__(name: str):
+    """``REGISTERED_MODEL_NAME`` and ``EXPERIMENT_NAME`` of the active dataset spec (its
+    ``<name>_model`` and ``<name>``), computed when asked so that nothing loads the spec
+    at import time."""
+    if name in ("REGISTERED_MODEL_NAME", "EXPERIMENT_NAME"):
+        from ml_assets.dataset import active_spec
+
+        names = active_spec().names
+        return names.model_name if name == "REGISTERED_MODEL_NAME" else names.experiment_name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _path_from_env(name: str, default: Path) -> Path:
@@ -29,6 +42,15 @@ def _path_from_env(name: str, default: Path) -> Path:
 def data_dir() -> Path:
     """Root of every data file the project writes (``ML_ASSETS_DATA_DIR``, default ``data/``)."""
     return _path_from_env("ML_ASSETS_DATA_DIR", PROJECT_ROOT / "data")
+
+
+DEFAULT_DATASET_SPEC = Path("ml_assets_examples") / "churn" / "spec.yaml"
+
+
+def dataset_spec_path() -> Path:
+    """The dataset spec in use (``ML_ASSETS_DATASET``, a path; relative paths resolve against
+    the project root; default the bundled churn example's spec)."""
+    return _path_from_env("ML_ASSETS_DATASET", PROJECT_ROOT / DEFAULT_DATASET_SPEC).resolve()
 
 
 def landing_dir() -> Path:
@@ -74,14 +96,14 @@ def partitions_start() -> dt.date:
         ) from exc
 
 
-DEFAULT_LANDING_SETTLE_SECONDS = 5.0
+DEFAULT_LANDING_SETTLE_SECONDS = DEFAULT_SETTLE_SECONDS
 
 
 def landing_settle_seconds() -> float:
     """How long a landing file must stay unmodified before the sensor ingests it
     (``ML_ASSETS_LANDING_SETTLE_SECONDS``, default 5 s): a file still being written keeps
     getting a new modification time, so it waits."""
-    return float(os.environ.get("ML_ASSETS_LANDING_SETTLE_SECONDS", DEFAULT_LANDING_SETTLE_SECONDS))
+    return _number_from_env("ML_ASSETS_LANDING_SETTLE_SECONDS", DEFAULT_LANDING_SETTLE_SECONDS)
 
 
 def compute_threads() -> int:
@@ -91,23 +113,57 @@ def compute_threads() -> int:
     boosting down by an order of magnitude (measured here: 7 s became 143 s); raise it on a
     dedicated machine.
     """
-    return max(1, int(os.environ.get("ML_ASSETS_THREADS", "1")))
+    return max(1, _number_from_env("ML_ASSETS_THREADS", 1, int))
 
 
-def retrain_policy():
+def _number_from_env(name: str, default: float | int, kind: type = float):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(
+            f"{name}={raw!r} is not {'an integer' if kind is int else 'a number'}; "
+            f"set it to one (default {default}) or unset it."
+        ) from exc
+
+
+def retrain_policy() -> RetrainPolicy:
     """Cooldown and budget of drift-triggered retrains (``ML_ASSETS_RETRAIN_COOLDOWN_DAYS``,
     default 7; ``ML_ASSETS_RETRAIN_BUDGET``, default 4 per 30 days of data)."""
-    from ml_assets.sensors import RetrainPolicy
-
     return RetrainPolicy(
-        cooldown_days=int(os.environ.get("ML_ASSETS_RETRAIN_COOLDOWN_DAYS", "7")),
-        budget=int(os.environ.get("ML_ASSETS_RETRAIN_BUDGET", "4")),
+        cooldown_days=_number_from_env("ML_ASSETS_RETRAIN_COOLDOWN_DAYS", 7, int),
+        budget=_number_from_env("ML_ASSETS_RETRAIN_BUDGET", 4, int),
+    )
+
+
+def performance_rules():
+    """The performance-drift rule (:class:`ml_assets.performance.PerformanceRules`): a day's
+    realised AUC drifts when it is significantly below the champion's test AUC minus a margin.
+
+    ``ML_ASSETS_PERFORMANCE_MARGIN`` (default 0.02), ``ML_ASSETS_PERFORMANCE_ALPHA`` (0.01),
+    ``ML_ASSETS_PERFORMANCE_MIN_ROWS`` (100 labelled rows), ``ML_ASSETS_PERFORMANCE_MIN_POSITIVES``
+    (10), ``ML_ASSETS_PERFORMANCE_RESAMPLES`` (500 bootstrap resamples).
+    """
+    from ml_assets.performance import PerformanceRules
+
+    default = PerformanceRules()
+    return PerformanceRules(
+        margin=_number_from_env("ML_ASSETS_PERFORMANCE_MARGIN", default.margin),
+        alpha=_number_from_env("ML_ASSETS_PERFORMANCE_ALPHA", default.alpha),
+        min_rows=_number_from_env("ML_ASSETS_PERFORMANCE_MIN_ROWS", default.min_rows, int),
+        min_positives=_number_from_env(
+            "ML_ASSETS_PERFORMANCE_MIN_POSITIVES", default.min_positives, int
+        ),
+        n_resamples=_number_from_env("ML_ASSETS_PERFORMANCE_RESAMPLES", default.n_resamples, int),
+        seed=default.seed,
     )
 
 
 def sensor_interval_seconds() -> int:
     """How often the sensors tick (``ML_ASSETS_SENSOR_INTERVAL``, default 30 s)."""
-    return int(os.environ.get("ML_ASSETS_SENSOR_INTERVAL", "30"))
+    return _number_from_env("ML_ASSETS_SENSOR_INTERVAL", 30, int)
 
 
 def mlflow_ui_url() -> str:
@@ -135,3 +191,41 @@ def smoke_timeout_seconds() -> float:
     process took over 180 s just to import MLflow and scikit-learn, and 180 s used to refuse
     good models there."""
     return float(os.environ.get("ML_ASSETS_SMOKE_TIMEOUT_SECONDS", "900"))
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Where one dataset's files live: landing folder, warehouse, MLflow store, and its
+    first daily partition."""
+
+    data_dir: Path
+    landing_dir: Path
+    duckdb_path: Path
+    mlflow_tracking_uri: str
+    mlflow_artifact_root: str
+    partitions_start: dt.date
+
+
+def data_paths(root: Path | None = None, start: dt.date | None = None) -> DataPaths:
+    """The default dataset's paths (the environment above), or, with ``root``, every file
+    of a dataset loaded beside it under that folder (its own landing folder, warehouse and
+    MLflow store, so two datasets never share a file). ``start`` overrides the first
+    partition."""
+    if root is None:
+        return DataPaths(
+            data_dir=data_dir(),
+            landing_dir=landing_dir(),
+            duckdb_path=duckdb_path(),
+            mlflow_tracking_uri=mlflow_tracking_uri(),
+            mlflow_artifact_root=mlflow_artifact_root(),
+            partitions_start=start or partitions_start(),
+        )
+    root = root if root.is_absolute() else PROJECT_ROOT / root
+    return DataPaths(
+        data_dir=root,
+        landing_dir=root / "landing",
+        duckdb_path=root / "warehouse.duckdb",
+        mlflow_tracking_uri=f"sqlite:///{(root / 'mlflow' / 'mlflow.db').as_posix()}",
+        mlflow_artifact_root=(root / "mlflow" / "artifacts").as_uri(),
+        partitions_start=start or partitions_start(),
+    )

@@ -1,9 +1,9 @@
 """Load a registered model in a fresh process and score raw rows: the gate's smoke test.
 
-Run as ``python -m ml_assets.smoke --tracking-uri URI --model-uri models:/churn_model/3
---rows rows.parquet``. Prints one JSON line; exit 0 only when every probability is finite
-and within [0, 1]. A fresh interpreter proves the model loads from the registry alone, not
-from objects still alive in the training process.
+Run as ``python -m ml_assets.smoke --tracking-uri URI --model-uri models:/<name>_model/3
+--rows rows.parquet [--model-name <name>_model]``. Prints one JSON line; exit 0 only when
+every probability is finite and within [0, 1]. A fresh interpreter proves the model loads
+from the registry alone, not from objects still alive in the training process.
 """
 
 from __future__ import annotations
@@ -13,26 +13,33 @@ import json
 import sys
 import time
 
-from ml_assets.settings import REGISTERED_MODEL_NAME
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracking-uri", required=True)
     parser.add_argument("--model-uri", required=True)
     parser.add_argument("--rows", required=True, help="Parquet file of landing-schema rows")
+    parser.add_argument(
+        "--model-name", default=None, help="registered model (default: the active spec's)"
+    )
     args = parser.parse_args(argv)
     model_uri = args.model_uri
-    # Only the configured registry's churn model: never a path, a run or another model.
-    if not model_uri.startswith(f"models:/{REGISTERED_MODEL_NAME}/") and not model_uri.startswith(
-        f"models:/{REGISTERED_MODEL_NAME}@"
+    if args.model_name:
+        model_name = args.model_name
+    else:
+        from ml_assets.registry import default_model_name
+
+        model_name = default_model_name()
+    # Only the configured registry's model: never a path, a run or another model.
+    if not model_uri.startswith(f"models:/{model_name}/") and not model_uri.startswith(
+        f"models:/{model_name}@"
     ):
         print(
             json.dumps(
                 {
                     "ok": False,
                     "error": f"refusing {model_uri!r}: only "
-                    f"models:/{REGISTERED_MODEL_NAME}/<version> or @<alias> from the "
+                    f"models:/{model_name}/<version> or @<alias> from the "
                     "registry at --tracking-uri may be loaded",
                 }
             )

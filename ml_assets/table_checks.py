@@ -2,6 +2,7 @@
 
 The Dagster asset checks in :mod:`ml_assets.assets.checks` call these after a write; each
 returns ``(passed, facts)`` where ``facts`` is small enough to show as check metadata.
+Column and table names come from the dataset spec (``spec``; None means the active spec).
 """
 
 from __future__ import annotations
@@ -16,27 +17,37 @@ import pandera.errors
 import pandera.pandas as pa
 
 from ml_assets import warehouse
+from ml_assets.dataset import DatasetSpec, active_spec
 
 DayRange = tuple[dt.date, dt.date]
 Result = tuple[bool, dict[str, Any]]
 
 
-def _where(days: DayRange | None, column: str = "snapshot_date") -> tuple[str, list[Any]]:
+def _spec(spec: DatasetSpec | None) -> DatasetSpec:
+    return spec if spec is not None else active_spec()
+
+
+def _where(days: DayRange | None, column: str | None = None) -> tuple[str, list[Any]]:
+    column = column or _spec(None).date_column
     if days is None:
         return "", []
     # Only placeholders and a checked name: callers may splice the clause into their SQL.
     return (
-        f" where cast({warehouse.check_identifier(column)} as date) between ? and ?",
+        f" where cast({warehouse.quoted(column)} as date) between ? and ?",
         [days[0], days[1]],
     )
 
 
-def latest_day(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dt.date | None:
-    """The newest snapshot day stored in a daily table (None when empty or absent)."""
+def latest_day(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, spec: DatasetSpec | None = None
+) -> dt.date | None:
+    """The newest day stored in a daily table (None when empty or absent)."""
     if not warehouse.table_exists(con, schema, table):
         return None
+    date = _spec(spec).date_column
     value = con.execute(
-        f"select max(cast(snapshot_date as date)) from {warehouse.qualified(schema, table)}"
+        f"select max(cast({warehouse.quoted(date)} as date)) "
+        f"from {warehouse.qualified(schema, table)}"
     ).fetchone()[0]
     return value
 
@@ -47,6 +58,7 @@ def schema_matches(
     table: str,
     model: type[pa.DataFrameModel],
     days: DayRange | None = None,
+    spec: DatasetSpec | None = None,
 ) -> Result:
     """Stored columns equal the pandera model's, in order, and the rows pass its checks."""
     expected = list(model.to_schema().columns)
@@ -58,7 +70,7 @@ def schema_matches(
         "unexpected_columns": [c for c in stored if c not in expected],
         "column_order_matches": stored == expected,
     }
-    where, params = _where(days)
+    where, params = _where(days, _spec(spec).date_column)
     rows = con.execute(f"select * from {warehouse.qualified(schema, table)}{where}", params).df()
     facts["rows_checked"] = len(rows)
     try:
@@ -80,12 +92,17 @@ def schema_matches(
 
 
 def rows_per_day(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, days: DayRange | None
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    days: DayRange | None,
+    spec: DatasetSpec | None = None,
 ) -> pd.Series:
-    """Row count per snapshot day of a daily table (days without rows are absent)."""
-    where, params = _where(days)
+    """Row count per day of a daily table (days without rows are absent)."""
+    date = _spec(spec).date_column
+    where, params = _where(days, date)
     frame = con.execute(
-        f"select cast(snapshot_date as date) as day, count(*) as n "
+        f"select cast({warehouse.quoted(date)} as date) as day, count(*) as n "
         f"from {warehouse.qualified(schema, table)}{where} group by 1 order by 1",
         params,
     ).df()
@@ -94,16 +111,22 @@ def rows_per_day(
     return pd.Series(frame["n"].to_numpy(), index=[pd.Timestamp(d).date() for d in frame["day"]])
 
 
-def every_day_has_unique_customers(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, days: DayRange
+def every_day_has_unique_ids(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    days: DayRange,
+    spec: DatasetSpec | None = None,
 ) -> Result:
-    """Every day of the range has rows, and a customer appears at most once per day."""
-    counts = rows_per_day(con, schema, table, days)
+    """Every day of the range has rows, and an id appears at most once per day."""
+    spec = _spec(spec)
+    counts = rows_per_day(con, schema, table, days, spec)
     wanted = [days[0] + dt.timedelta(days=i) for i in range((days[1] - days[0]).days + 1)]
     empty = [str(d) for d in wanted if d not in set(counts.index)]
-    where, params = _where(days)
+    where, params = _where(days, spec.date_column)
     duplicates = con.execute(
-        f"select count(*) from (select customer_id, snapshot_date from "
+        f"select count(*) from (select {warehouse.quoted(spec.id_column)}, "
+        f"{warehouse.quoted(spec.date_column)} from "
         f"{warehouse.qualified(schema, table)}{where} group by 1, 2 having count(*) > 1)",
         params,
     ).fetchone()[0]
@@ -111,8 +134,11 @@ def every_day_has_unique_customers(
         "days": len(wanted),
         "rows": int(counts.sum()),
         "days_without_rows": empty,
-        "duplicate_customer_days": int(duplicates),
+        f"duplicate_{spec.entity}_days": int(duplicates),
     }
+
+
+every_day_has_unique_customers = every_day_has_unique_ids  # the earlier name
 
 
 def same_rows_per_day(
@@ -120,10 +146,11 @@ def same_rows_per_day(
     table: tuple[str, str],
     upstream: tuple[str, str],
     days: DayRange | None,
+    spec: DatasetSpec | None = None,
 ) -> Result:
     """``table`` has exactly as many rows per day as ``upstream`` (nothing lost or doubled)."""
-    ours = rows_per_day(con, *table, days)
-    theirs = rows_per_day(con, *upstream, days)
+    ours = rows_per_day(con, *table, days, spec)
+    theirs = rows_per_day(con, *upstream, days, spec)
     if days is None and not ours.empty:
         theirs = theirs[theirs.index.isin(ours.index)]
     joined = pd.concat({"rows": ours, "upstream_rows": theirs}, axis=1).fillna(0).astype(int)
@@ -136,12 +163,15 @@ def same_rows_per_day(
     }
 
 
-def splits_are_usable(con: duckdb.DuckDBPyConnection, min_test_rows: int = 200) -> Result:
+def splits_are_usable(
+    con: duckdb.DuckDBPyConnection, min_test_rows: int = 200, spec: DatasetSpec | None = None
+) -> Result:
     """Both splits exist with both classes, and the test split is large enough to judge."""
+    spec = _spec(spec)
     frame = (
         con.execute(
-            "select split, count(*) as n, sum(churned) as positives "
-            "from training.training_set group by 1"
+            f"select split, count(*) as n, sum({warehouse.quoted(spec.target.column)}) "
+            f"as positives from {warehouse.qualified_name(spec.names.training_table)} group by 1"
         )
         .df()
         .set_index("split")
@@ -161,7 +191,7 @@ def splits_are_usable(con: duckdb.DuckDBPyConnection, min_test_rows: int = 200) 
     return passed, {**facts, "min_test_rows": min_test_rows}
 
 
-def metrics_complete(con: duckdb.DuckDBPyConnection) -> Result:
+def metrics_complete(con: duckdb.DuckDBPyConnection, spec: DatasetSpec | None = None) -> Result:
     """Every segment of each model has the same metrics, intervals are ordered (low <= high),
     and the challenger's overall metrics are all finite.
 
@@ -170,7 +200,7 @@ def metrics_complete(con: duckdb.DuckDBPyConnection) -> Result:
     """
     frame = con.execute(
         "select role, segment_column, segment_value, metric, value, ci_low, ci_high "
-        "from evaluation.evaluation_report"
+        f"from {warehouse.qualified_name(_spec(spec).names.evaluation_table)}"
     ).df()
     metrics = set(frame["metric"])
     per_segment = frame.groupby(["role", "segment_column", "segment_value"])["metric"].apply(set)
@@ -189,11 +219,15 @@ def metrics_complete(con: duckdb.DuckDBPyConnection) -> Result:
     }
 
 
-def drifted_features_by_day(con: duckdb.DuckDBPyConnection, days: DayRange | None) -> Result:
+def drifted_features_by_day(
+    con: duckdb.DuckDBPyConnection, days: DayRange | None, spec: DatasetSpec | None = None
+) -> Result:
     """Passes when no feature drifted on the days; facts name the drifted features per day."""
-    where, params = _where(days)
+    spec = _spec(spec)
+    where, params = _where(days, spec.date_column)
     frame = con.execute(
-        f"select cast(snapshot_date as date) as day, feature from monitoring.drift_report"
+        f"select cast({warehouse.quoted(spec.date_column)} as date) as day, feature "
+        f"from {warehouse.qualified_name(spec.names.drift_table)}"
         f"{where}{' and' if where else ' where'} drifted order by 1, 2",
         params,
     ).df()
@@ -201,15 +235,20 @@ def drifted_features_by_day(con: duckdb.DuckDBPyConnection, days: DayRange | Non
     return not by_day, {"drifted_days": len(by_day), "drifted_features_by_day": by_day}
 
 
-def predictions_have_lineage(con: duckdb.DuckDBPyConnection, days: DayRange | None) -> Result:
+def predictions_have_lineage(
+    con: duckdb.DuckDBPyConnection, days: DayRange | None, spec: DatasetSpec | None = None
+) -> Result:
     """Every model version that scored the days has a ``lineage.model_lineage`` row."""
     from ml_assets import lineage
 
-    where, params = _where(days)
+    spec = _spec(spec)
+    where, params = _where(days, spec.date_column)
     versions = sorted(
         int(v)
         for (v,) in con.execute(
-            f"select distinct model_version from scoring.churn_predictions{where}", params
+            "select distinct model_version from "
+            f"{warehouse.qualified_name(spec.names.predictions_table)}{where}",
+            params,
         ).fetchall()
     )
     recorded: set[int] = set()

@@ -60,6 +60,23 @@ def qualified(schema: str, table: str) -> str:
     return f"{check_identifier(schema)}.{check_identifier(table)}"
 
 
+def qualified_name(dotted: str) -> str:
+    """``schema.table`` (as the dataset names give it), each part checked."""
+    schema, _, table = dotted.partition(".")
+    return qualified(schema, table)
+
+
+_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def quoted(column: str) -> str:
+    """A dataset column name as a quoted SQL identifier: letters, digits and ``_`` only (a
+    spec's column names may have capitals, which plain identifiers would fold)."""
+    if not _COLUMN_NAME.fullmatch(column):
+        raise WarehouseError(f"{column!r} is not a valid column name (letters, digits and _ only).")
+    return f'"{column}"'
+
+
 @contextmanager
 def connect(
     path: Path, read_only: bool = False, lock_timeout_s: float = 120.0
@@ -120,7 +137,7 @@ def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> li
 
 
 def _date_casts(frame: pd.DataFrame) -> str:
-    # Day columns arrive as pandas timestamps; store them as DATE, as the contract says.
+    # Day columns arrive as pandas timestamps; store them as DATE, as DESIGN.md says.
     cols = [
         c
         for c in frame.columns

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_assets import generator
+from ml_assets_examples.churn import generator
 
 START = dt.date(2025, 1, 1)
 

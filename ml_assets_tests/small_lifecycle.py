@@ -18,9 +18,7 @@ import pytest
 from dagster import AssetSelection, DagsterInstance, build_sensor_context, materialize
 
 from ml_assets import settings
-from ml_assets.assets.checks import ALL_CHECKS
-from ml_assets.definitions import ALL_ASSETS, build_resources, defs
-from ml_assets.jobs import retrain_job
+from ml_assets.definitions import ALL_ASSETS, ALL_CHECKS, build_resources, defs, retrain_job
 from ml_assets.sensors import build_drift_sensor
 from ml_assets_tests.conftest import day, write_days
 

@@ -23,10 +23,11 @@ import pandas as pd
 import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
-from ml_assets import generator, registry, settings
+from ml_assets import registry, settings
 from ml_assets.definitions import ALL_ASSETS, build_resources
 from ml_assets.features import SERVING_COLUMNS
 from ml_assets.warehouse import TEST_PAUSE_ENV
+from ml_assets_examples.churn import generator
 from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
 

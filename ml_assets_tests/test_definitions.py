@@ -116,3 +116,15 @@ def test_ml_assets_command_help_and_errors(project, tmp_path):
     )
     assert bad.returncode == 2 and "drift-start" in bad.stderr
     assert not (project / "landing").exists()
+
+
+def test_each_asset_has_its_own_code_version():
+    """A hash of what each asset runs (its module, its steps, the spec), not one for all."""
+    from ml_assets.assets.common import code_version
+    from ml_assets.definitions import ALL_ASSETS
+    from ml_assets.steps import fit_and_register, gate
+
+    versions = {a.key: a.code_versions_by_key[a.key] for a in ALL_ASSETS}
+    assert len(versions) == 8 and len(set(versions.values())) == 8
+    assert code_version(gate) == code_version(gate) != code_version(fit_and_register)
+    assert code_version("spec a") != code_version("spec b")

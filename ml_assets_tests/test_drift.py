@@ -18,8 +18,8 @@ from scipy.stats import ks_2samp, wasserstein_distance
 
 from ml_assets import drift
 from ml_assets.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, build_customer_features
-from ml_assets.generator import GeneratorConfig, generate_day
 from ml_assets.schemas import DriftReport
+from ml_assets_examples.churn.generator import GeneratorConfig, generate_day
 
 START = dt.date(2025, 1, 1)
 DRIFT_DAY = START + dt.timedelta(days=20)

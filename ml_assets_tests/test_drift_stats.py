@@ -23,7 +23,7 @@ from scipy.stats import (
 
 from ml_assets import drift
 from ml_assets.features import build_customer_features
-from ml_assets.generator import GeneratorConfig, generate_day
+from ml_assets_examples.churn.generator import GeneratorConfig, generate_day
 
 START = dt.date(2025, 1, 1)
 

@@ -18,9 +18,9 @@ from sklearn.metrics import roc_auc_score
 
 from ml_assets import drift
 from ml_assets.features import build_customer_features
-from ml_assets.generator import GeneratorConfig, generate_day
 from ml_assets.performance import PerformanceRules, performance_drift
 from ml_assets.resampling import bootstrap_weights
+from ml_assets_examples.churn.generator import GeneratorConfig, generate_day
 
 START = dt.date(2025, 1, 1)
 ONSET = 20

@@ -10,6 +10,7 @@ import pytest
 from sklearn import metrics as skm
 
 from ml_assets import evaluation as ev
+from ml_assets.dataset import active_spec
 from ml_assets.schemas import EvaluationReport
 
 SEEDS = range(8)
@@ -62,12 +63,19 @@ def test_threshold_metrics_equal_sklearn(seed, threshold):
     assert got["recall"] == pytest.approx(skm.recall_score(y, pred, zero_division=0))
     assert got["f1"] == pytest.approx(skm.f1_score(y, pred, zero_division=0))
     assert got["positive_rate"] == pytest.approx(pred.sum() / len(pred))
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
 
 
 def test_threshold_is_inclusive():
     """A score equal to the threshold counts as a positive prediction."""
     got = ev.threshold_metrics(np.array([1, 0]), np.array([0.5, 0.2]), 0.5)
-    assert got == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "positive_rate": 0.5}
+    assert got == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "f1": 1.0,
+        "positive_rate": 0.5,
+        "accuracy": 1.0,
+    }
 
 
 @pytest.mark.parametrize("labels", [[0, 0, 0], [1, 1, 1]], ids=["all-negative", "all-positive"])
@@ -94,7 +102,13 @@ def test_tiny_cases_equal_sklearn():
 
 def test_threshold_metrics_without_predicted_positives_are_zero():
     got = ev.threshold_metrics(np.array([1, 0, 1]), np.array([0.1, 0.2, 0.3]), 0.9)
-    assert got == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "positive_rate": 0.0}
+    assert got == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "positive_rate": 0.0,
+        "accuracy": pytest.approx(1 / 3),
+    }
 
 
 @pytest.mark.parametrize(
@@ -113,7 +127,8 @@ def test_threshold_metrics_without_predicted_positives_are_zero():
 )
 def test_tenure_band_boundaries(days, band):
     """Bands are half-open [low, high): the boundary day belongs to the upper band."""
-    assert ev.tenure_band(pd.Series([days], index=[7])).loc[7] == band
+    band_segment = next(s for s in active_spec().segments if s.name == "tenure_band")
+    assert band_segment.values_of(pd.DataFrame({"tenure_days": [days]}, index=[7])).loc[7] == band
 
 
 # --------------------------------------------------------------------------- metrics_table
@@ -168,6 +183,7 @@ def test_metrics_table_overall_equals_sklearn(scored_test):
     assert overall["precision"] == pytest.approx(skm.precision_score(y, pred))
     assert overall["recall"] == pytest.approx(skm.recall_score(y, pred))
     assert overall["f1"] == pytest.approx(skm.f1_score(y, pred))
+    assert overall["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
     assert ev.headline(table) == pytest.approx(overall.to_dict())
 
 

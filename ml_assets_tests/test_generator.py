@@ -1,4 +1,4 @@
-"""Tests of the synthetic landing-file generator (ml_assets.generator)."""
+"""Tests of the synthetic landing-file generator (ml_assets_examples.churn.generator)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ml_assets import generator as g
+from ml_assets_examples.churn import generator as g
 
 START = dt.date(2025, 1, 1)
 NUMERIC = (
@@ -555,3 +555,14 @@ def test_cli_writes_files_and_reports(tmp_path: Path, capsys, monkeypatch) -> No
     assert scenario["drift_columns"] == ["monthly_charges", "days_since_last_login"]
     assert scenario["drift_start"] == "2025-01-06" and scenario["format"] == "parquet"
     assert set(scenario["shift"]) == {"monthly_charges", "days_since_last_login"}
+
+
+def test_relative_data_dir_resolves_as_the_pipeline_resolves_it(monkeypatch, tmp_path):
+    """A relative ML_ASSETS_DATA_DIR means the same folder to the generator and to settings
+    (relative to the project root), whatever the current directory."""
+    from ml_assets import settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ML_ASSETS_DATA_DIR", "some/relative/data")
+    assert g.default_data_dir() == settings.data_dir()
+    assert g.default_data_dir() == settings.PROJECT_ROOT / "some" / "relative" / "data"

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from ml_assets import landing
-from ml_assets.generator import GeneratorConfig, generate_day, write_landing_file
 from ml_assets.landing import LandingFile, LandingFileError
 from ml_assets.schemas import LANDING_COLUMNS
+from ml_assets_examples.churn.generator import GeneratorConfig, generate_day, write_landing_file
 
 DAY = dt.date(2025, 1, 10)
 NAME = "customers_2025-01-10.csv"

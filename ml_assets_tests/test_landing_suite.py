@@ -47,9 +47,7 @@ from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 
 from ml_assets.assets.common import daily_partitions
 from ml_assets.assets.raw import LandingResource
-from ml_assets.definitions import ALL_ASSETS, defs
-from ml_assets.generator import GeneratorConfig, generate_day, write_landing_file
-from ml_assets.jobs import ingest_job
+from ml_assets.definitions import ALL_ASSETS, defs, ingest_job
 from ml_assets.landing import LandingFile, LandingFileError, load_landing_file
 from ml_assets.resources import (
     DuckDBWarehouseIOManager,
@@ -59,6 +57,7 @@ from ml_assets.resources import (
 )
 from ml_assets.schemas import LANDING_COLUMNS
 from ml_assets.sensors import build_landing_sensor
+from ml_assets_examples.churn.generator import GeneratorConfig, generate_day, write_landing_file
 
 GOOD_DAY = dt.date(2025, 1, 9)
 DAY = dt.date(2025, 1, 10)

@@ -14,12 +14,14 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from sklearn.metrics import roc_auc_score
 
-from ml_assets import generator, settings
-from ml_assets.assets.common import CODE_VERSION
-from ml_assets.assets.features import FEATURE_SOURCES
+from ml_assets import settings
+from ml_assets.assets.features import feature_sources
+from ml_assets.dataset import active_spec
+from ml_assets.definitions import ALL_ASSETS
 from ml_assets.features import build_customer_features
 from ml_assets.lineage import LineageError, format_chain, prediction_lineage
 from ml_assets.schemas import LANDING_COLUMNS
+from ml_assets_examples.churn import generator
 from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import START, day
 from ml_assets_tests.small_lifecycle import DRIFT_DAY, served_lifecycle  # noqa: F401
@@ -89,6 +91,9 @@ def test_prediction_lineage_matches_its_sources(lifecycle):
     assert str(chain["window_start"].date()) == days[0]
     assert str(chain["window_end"].date()) == days[-1] == day(DRIFT_DAY).isoformat()
     assert chain["training_dagster_run_id"] == life.drift_retrain_run_id
+    model_key = AssetKey(list(active_spec().names.model))
+    (model_asset,) = [a for a in ALL_ASSETS if a.key == model_key]
+    CODE_VERSION = model_asset.code_versions_by_key[model_key]
     assert chain["code_version"] == CODE_VERSION
 
     # The evaluation: the AUC it reports is sklearn's on the model's test-split predictions.
@@ -184,6 +189,7 @@ def test_column_lineage_names_exactly_the_columns_each_feature_reads():
         rng.integers(0, 90, len(raw)), unit="D"
     )
     base = build_customer_features(raw)
+    FEATURE_SOURCES = feature_sources(active_spec())
     assert set(FEATURE_SOURCES) == set(base.columns)
     for column in LANDING_COLUMNS:
         shuffled = raw.copy()

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_assets import generator, table_checks, warehouse
+from ml_assets import table_checks, warehouse
 from ml_assets.features import build_customer_features
 from ml_assets.schemas import CustomerFeatures
+from ml_assets_examples.churn import generator
 from ml_assets_tests.conftest import START, day
 
 DAYS = (day(0), day(2))
@@ -171,8 +172,7 @@ def test_checks_of_a_skipped_asset_do_not_fail_the_run(project):
     # must not turn the ingest run into a failure.
     from dagster import DagsterInstance, materialize
 
-    from ml_assets.assets.checks import ALL_CHECKS
-    from ml_assets.definitions import ALL_ASSETS, build_resources
+    from ml_assets.definitions import ALL_ASSETS, ALL_CHECKS, build_resources
     from ml_assets_tests.conftest import write_days
     from ml_assets_tests.small_lifecycle import DAILY
 

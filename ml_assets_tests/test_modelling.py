@@ -17,8 +17,8 @@ from ml_assets.features import (
     build_customer_features,
     features_to_landing_rows,
 )
-from ml_assets.generator import GeneratorConfig, generate_day
 from ml_assets.schemas import TrainingSet
+from ml_assets_examples.churn.generator import GeneratorConfig, generate_day
 
 START = dt.date(2025, 1, 1)
 

@@ -10,14 +10,13 @@ import pytest
 from dagster import AssetKey, AssetMaterialization, build_sensor_context, instance_for_test
 from sklearn.metrics import roc_auc_score
 
-from ml_assets import generator
-from ml_assets.definitions import defs
+from ml_assets.definitions import defs, retrain_job
 from ml_assets.evaluation import roc_auc
 from ml_assets.features import build_customer_features
-from ml_assets.jobs import retrain_job
 from ml_assets.modelling import ModelParams, predict_from_features, train_churn_model
 from ml_assets.performance import PerformanceRules, performance_drift
 from ml_assets.sensors import build_drift_sensor
+from ml_assets_examples.churn import generator
 
 START = dt.date(2025, 1, 1)
 RULES = PerformanceRules()

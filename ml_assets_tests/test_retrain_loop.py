@@ -21,11 +21,11 @@ import pytest
 from dagster import AssetKey, Definitions, build_sensor_context, instance_for_test
 from sklearn.metrics import roc_auc_score
 
-from ml_assets import generator, registry, settings
-from ml_assets.definitions import ALL_ASSETS, build_resources
-from ml_assets.jobs import ingest_job, retrain_job
+from ml_assets import registry, settings
+from ml_assets.definitions import ALL_ASSETS, build_resources, ingest_job, retrain_job
 from ml_assets.modelling import predict_from_features
 from ml_assets.sensors import build_drift_sensor
+from ml_assets_examples.churn import generator
 from ml_assets_tests.conftest import START, day, write_days
 
 ROWS = 3000

@@ -15,9 +15,9 @@ from dagster import (
 )
 
 from ml_assets import modelling as mdl
-from ml_assets.definitions import defs
-from ml_assets.jobs import retrain_job
-from ml_assets.sensors import build_drift_sensor, retrain_run_config
+from ml_assets.decisions import retrain_run_config
+from ml_assets.definitions import defs, retrain_job
+from ml_assets.sensors import build_drift_sensor
 
 
 def days_frame(rows_per_day: list[int]) -> pd.DataFrame:
@@ -71,7 +71,10 @@ def test_since_after_the_last_labelled_day_is_refused_or_padded():
 
 
 def test_only_performance_drift_moves_the_window_start():
-    assert retrain_run_config({"kind": "input", "partition": "2025-01-11"}) == {}
+    # Input drift keeps the window; only the new model's drift reference starts at the day.
+    assert retrain_run_config({"kind": "input", "partition": "2025-01-11"}) == {
+        "ops": {"training__churn_model": {"config": {"reference_since": "2025-01-11"}}}
+    }
     assert retrain_run_config({"kind": "performance", "partition": "2025-01-11"}) == {
         "ops": {"training__training_set": {"config": {"since": "2025-01-11"}}}
     }
@@ -107,4 +110,8 @@ def test_drift_sensor_requests_a_window_from_the_performance_drift_day():
         data = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=data.cursor))
         (request,) = data.run_requests
         assert request.tags["ml_assets/drift_kind"] == "input"
-        assert request.run_config == {}
+        # Input drift: the usual window, and the new model's drift reference from the day on.
+        assert request.run_config == {
+            "ops": {"training__churn_model": {"config": {"reference_since": "2025-01-30"}}}
+        }
+        validate_run_config(defs.resolve_job_def("retrain_job"), request.run_config)

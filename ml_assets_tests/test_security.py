@@ -84,11 +84,13 @@ def test_no_wildcard_bind_anywhere_in_the_project_files():
 
 SQL_START = re.compile(r"^\s*(select|insert|delete|update|create|drop|alter|where|with)\b", re.I)
 # What an f-string that builds SQL may interpolate: names checked by check_identifier
-# (directly, through qualified(), or as a variable computed from them); module constants
+# (directly, through qualified(), qualified_name() or quoted(), or as a variable computed
+# from them); module constants
 # (UPPER_CASE, code not input); and table_checks' `where`, which _where() builds from
 # placeholders and a checked column name only.
 ALLOWED_INTERPOLATIONS = re.compile(
     r"^((warehouse\.)?check_identifier\(.+\)|(warehouse\.)?qualified\(.+\)|target|view"
+    r"|(warehouse\.)?quoted\(.+\)|(warehouse\.)?qualified_name\(.+\)"
     r"|select|_date_casts\(frame\)|([a-z_]+\.)?[A-Z][A-Z0-9_]*|where"
     r"|[A-Z][A-Z0-9_]* if [a-z_]+ else [A-Z][A-Z0-9_]*"
     r"|' and' if where else ' where')$"

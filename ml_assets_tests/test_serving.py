@@ -147,6 +147,24 @@ def test_served_champion_matches_batch_scoring(served):
         post(url, bad)
     assert err.value.code == 400
 
+    # Values the landing rules refuse get HTTP 400 naming row, column and rule, not a score.
+    broken = rows.head(3).copy()
+    broken.loc[broken.index[1], "plan"] = "gold"
+    broken.loc[broken.index[2], "monthly_charges"] = -71.5
+    with pytest.raises(urllib.error.HTTPError) as err:
+        post(url, broken)
+    assert err.value.code == 400
+    message = json.loads(err.value.read())["message"]
+    assert "row 1, column plan: value 'gold' breaks rule 'isin(" in message
+    assert "row 2, column monthly_charges: value -71.5 breaks rule 'greater_than_or_equal_to(0" in (
+        message
+    )
+    assert "row 0," not in message
+    # The same server still scores valid rows exactly as batch scoring did.
+    np.testing.assert_allclose(
+        post(url, rows.head(3))[:, 1], expected.to_numpy()[:3], rtol=0, atol=1e-12
+    )
+
 
 def test_rollback_swaps_champion_and_logs(project):
     write_days(project / "landing", 8, rows=400)

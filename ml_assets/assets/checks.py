@@ -22,22 +22,16 @@ from dagster import (
 
 from ml_assets import lineage, table_checks
 from ml_assets import warehouse as wh
+from ml_assets.assets.common import Wiring
 from ml_assets.resources import WarehouseResource
-from ml_assets.schemas import (
-    ChurnPredictions,
-    CustomerFeatures,
-    CustomerSnapshot,
-    DriftReport,
-    EvaluationReport,
-    TrainingSet,
-)
+from ml_assets.schemas import EvaluationReport
 
-RAW = ["raw", "customer_snapshots"]
-FEATURES = ["features", "customer_features"]
-TRAINING_SET = ["training", "training_set"]
-EVALUATION = ["evaluation", "evaluation_report"]
-PREDICTIONS = ["scoring", "churn_predictions"]
-DRIFT = ["monitoring", "drift_report"]
+Table = tuple[str, str]
+
+
+def _table(w: Wiring, role: str) -> Table:
+    """(schema, table) of a role's asset: the names helper's ``<group>.<last part>``."""
+    return tuple(w.names.table(w.names.asset_keys[role]).split("."))  # type: ignore[return-value]
 
 
 def run_days(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:
@@ -52,23 +46,21 @@ def run_days(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:
     return None
 
 
-def _days_to_check(context: AssetCheckExecutionContext, con, key: list[str]):
+def _days_to_check(context: AssetCheckExecutionContext, con, key: Table, spec):
     days = run_days(context.run.tags)
     if days is None:
-        newest = table_checks.latest_day(con, *key)
+        newest = table_checks.latest_day(con, *key, spec=spec)
         days = (newest, newest) if newest else None
     return days
 
 
-def _missing(con, key: list[str]) -> AssetCheckResult | None:
+def _missing(con, key: Table) -> AssetCheckResult | None:
     """A failed result saying so when the table is not there yet (check launched alone)."""
     if wh.table_exists(con, *key):
         return None
     return AssetCheckResult(
         passed=False,
-        metadata={
-            "error": f"{'.'.join(key)} does not exist yet; materialize {'/'.join(key)} first."
-        },
+        metadata={"error": f"{'.'.join(key)} does not exist yet; materialize its asset first."},
     )
 
 
@@ -88,10 +80,11 @@ def _metadata(facts: dict[str, Any], days=None) -> dict[str, Any]:
 
 def _evaluate(
     warehouse: WarehouseResource,
-    key: list[str],
+    key: Table,
     rule,
     context: AssetCheckExecutionContext | None = None,
     severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+    spec=None,
 ) -> AssetCheckResult:
     """Apply ``rule(con, days) -> (passed, facts)`` to the stored table ``key``.
 
@@ -101,16 +94,18 @@ def _evaluate(
     with wh.connect(warehouse.database, lock_timeout_s=warehouse.lock_timeout_s) as con:
         if (missing := _missing(con, key)) is not None:
             return missing
-        days = _days_to_check(context, con, key) if context is not None else None
+        days = _days_to_check(context, con, key, spec) if context is not None else None
         passed, facts = rule(con, days)
     return AssetCheckResult(passed=passed, severity=severity, metadata=_metadata(facts, days))
 
 
 def _schema_check(
-    key: list[str], model: type[pa.DataFrameModel], daily: bool
+    w: Wiring, role: str, model: type[pa.DataFrameModel], daily: bool
 ) -> AssetChecksDefinition:
+    key = _table(w, role)
+
     @asset_check(
-        asset=key,
+        asset=w.key(role),
         name="schema_matches",
         description=(
             f"The stored table {'.'.join(key)} has exactly the columns of the pandera model "
@@ -123,139 +118,153 @@ def _schema_check(
         return _evaluate(
             warehouse,
             key,
-            lambda con, days: table_checks.schema_matches(con, *key, model, days),
+            lambda con, days: table_checks.schema_matches(con, *key, model, days, spec=w.spec),
             context if daily else None,
+            spec=w.spec,
         )
 
     return schema_matches
 
 
-def _unique_customers(con, days):
-    if days is None:
-        return False, {"error": "no rows stored"}
-    return table_checks.every_day_has_unique_customers(con, *RAW, days)
+def _row_checks(w: Wiring) -> list[AssetChecksDefinition]:
+    raw, features, predictions = _table(w, "raw"), _table(w, "features"), _table(w, "predictions")
 
+    def unique_ids(con, days):
+        if days is None:
+            return False, {"error": "no rows stored"}
+        return table_checks.every_day_has_unique_ids(con, *raw, days, spec=w.spec)
 
-@asset_check(
-    asset=RAW, description="Every day of the run has rows and no customer appears twice on a day."
-)
-def rows_for_every_day(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> AssetCheckResult:
-    return _evaluate(warehouse, RAW, _unique_customers, context)
-
-
-@asset_check(
-    asset=FEATURES,
-    description="One feature row per raw snapshot, day by day: no "
-    "row lost or doubled by the feature function.",
-)
-def one_row_per_snapshot(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> AssetCheckResult:
-    return _evaluate(
-        warehouse,
-        FEATURES,
-        lambda con, days: table_checks.same_rows_per_day(con, tuple(FEATURES), tuple(RAW), days),
-        context,
+    @asset_check(
+        asset=w.key("raw"),
+        description=f"Every day of the run has rows and no {w.spec.id_column} appears twice "
+        "on a day.",
     )
+    def rows_for_every_day(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
+        return _evaluate(warehouse, raw, unique_ids, context, spec=w.spec)
 
-
-@asset_check(
-    asset=TRAINING_SET,
-    description="Train and test splits both hold churners and "
-    "non-churners, and the test split has enough rows (200) for the gate to decide.",
-)
-def splits_are_usable(warehouse: WarehouseResource) -> AssetCheckResult:
-    return _evaluate(
-        warehouse,
-        TRAINING_SET,
-        lambda con, _: table_checks.splits_are_usable(con),
-        severity=AssetCheckSeverity.WARN,
+    @asset_check(
+        asset=w.key("features"),
+        description="One feature row per raw row, day by day: no row lost or doubled by the "
+        "feature function.",
     )
+    def one_row_per_snapshot(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
+        return _evaluate(
+            warehouse,
+            features,
+            lambda con, days: table_checks.same_rows_per_day(con, features, raw, days, w.spec),
+            context,
+            spec=w.spec,
+        )
 
-
-@asset_check(
-    asset=EVALUATION,
-    description="Every segment of each model carries every metric, "
-    "each interval is ordered, and the challenger's overall metrics are finite.",
-)
-def metrics_complete(warehouse: WarehouseResource) -> AssetCheckResult:
-    return _evaluate(
-        warehouse,
-        EVALUATION,
-        lambda con, _: table_checks.metrics_complete(con),
-        severity=AssetCheckSeverity.WARN,
+    @asset_check(
+        asset=w.key("predictions"),
+        description=f"Every {w.spec.entity} with features that day has a prediction, once.",
     )
+    def every_customer_scored(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
+        return _evaluate(
+            warehouse,
+            predictions,
+            lambda con, days: table_checks.same_rows_per_day(
+                con, predictions, features, days, w.spec
+            ),
+            context,
+            spec=w.spec,
+        )
+
+    return [rows_for_every_day, one_row_per_snapshot, every_customer_scored]
 
 
-@asset_check(
-    asset=PREDICTIONS, description="Every customer with features that day has a prediction, once."
-)
-def every_customer_scored(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> AssetCheckResult:
-    return _evaluate(
-        warehouse,
-        PREDICTIONS,
-        lambda con, days: table_checks.same_rows_per_day(
-            con, tuple(PREDICTIONS), tuple(FEATURES), days
-        ),
-        context,
+def _table_checks(w: Wiring) -> list[AssetChecksDefinition]:
+    training, evaluation = _table(w, "training_set"), _table(w, "evaluation")
+    predictions, drift = _table(w, "predictions"), _table(w, "drift")
+
+    @asset_check(
+        asset=w.key("training_set"),
+        description="Train and test splits both hold both classes, and the test split has "
+        "enough rows (200) for the gate to decide.",
     )
+    def splits_are_usable(warehouse: WarehouseResource) -> AssetCheckResult:
+        return _evaluate(
+            warehouse,
+            training,
+            lambda con, _: table_checks.splits_are_usable(con, spec=w.spec),
+            severity=AssetCheckSeverity.WARN,
+        )
+
+    @asset_check(
+        asset=w.key("evaluation"),
+        description="Every segment of each model carries every metric, each interval is "
+        "ordered, and the challenger's overall metrics are finite.",
+    )
+    def metrics_complete(warehouse: WarehouseResource) -> AssetCheckResult:
+        return _evaluate(
+            warehouse,
+            evaluation,
+            lambda con, _: table_checks.metrics_complete(con, spec=w.spec),
+            severity=AssetCheckSeverity.WARN,
+        )
+
+    @asset_check(
+        asset=w.key("predictions"),
+        description="Every model version that scored the day has its lineage recorded "
+        "(lineage.model_lineage), so `ml-assets lineage` can trace each prediction; also "
+        "creates the view lineage.prediction_lineage once predictions exist.",
+    )
+    def lineage_recorded(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
+        return _evaluate(
+            warehouse,
+            predictions,
+            lambda con, days: _lineage_of_predictions(con, days, w.spec),
+            context,
+            AssetCheckSeverity.WARN,
+            spec=w.spec,
+        )
+
+    @asset_check(
+        asset=w.key("drift"),
+        description="Warns when a feature drifted on the run's days (the same decision "
+        "drift_sensor acts on); the metadata names the features per day.",
+    )
+    def no_feature_drift(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
+        return _evaluate(
+            warehouse,
+            drift,
+            lambda con, days: table_checks.drifted_features_by_day(con, days, w.spec),
+            context,
+            severity=AssetCheckSeverity.WARN,
+            spec=w.spec,
+        )
+
+    return [splits_are_usable, metrics_complete, lineage_recorded, no_feature_drift]
 
 
-def _lineage_of_predictions(con, days):
+def _lineage_of_predictions(con, days, spec):
     # The view joins two tables; the first scored day is the first moment both exist.
-    view = lineage.ensure_prediction_view(con)
-    passed, facts = table_checks.predictions_have_lineage(con, days)
+    view = lineage.ensure_prediction_view(con, spec)
+    passed, facts = table_checks.predictions_have_lineage(con, days, spec)
     return passed, {**facts, "view_ready": view}
 
 
-@asset_check(
-    asset=PREDICTIONS,
-    description="Every model version that scored the day has its "
-    "lineage recorded (lineage.model_lineage), so `ml-assets lineage` can trace each "
-    "prediction; also creates the view lineage.prediction_lineage once predictions "
-    "exist.",
-)
-def lineage_recorded(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> AssetCheckResult:
-    return _evaluate(
-        warehouse, PREDICTIONS, _lineage_of_predictions, context, severity=AssetCheckSeverity.WARN
-    )
-
-
-@asset_check(
-    asset=DRIFT,
-    description="Warns when a feature drifted on the run's days (the "
-    "same decision drift_sensor acts on); the metadata names the features per day.",
-)
-def no_feature_drift(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> AssetCheckResult:
-    return _evaluate(
-        warehouse,
-        DRIFT,
-        table_checks.drifted_features_by_day,
-        context,
-        severity=AssetCheckSeverity.WARN,
-    )
-
-
-ALL_CHECKS = [
-    _schema_check(RAW, CustomerSnapshot, daily=True),
-    _schema_check(FEATURES, CustomerFeatures, daily=True),
-    _schema_check(TRAINING_SET, TrainingSet, daily=False),
-    _schema_check(EVALUATION, EvaluationReport, daily=False),
-    _schema_check(PREDICTIONS, ChurnPredictions, daily=True),
-    _schema_check(DRIFT, DriftReport, daily=True),
-    rows_for_every_day,
-    one_row_per_snapshot,
-    splits_are_usable,
-    metrics_complete,
-    every_customer_scored,
-    lineage_recorded,
-    no_feature_drift,
-]
+def build_checks(w: Wiring) -> list[AssetChecksDefinition]:
+    """Every asset check of a dataset, on the keys and tables of its names."""
+    models = w.models
+    return [
+        _schema_check(w, "raw", models.raw, daily=True),
+        _schema_check(w, "features", models.features, daily=True),
+        _schema_check(w, "training_set", models.training, daily=False),
+        _schema_check(w, "evaluation", EvaluationReport, daily=False),
+        _schema_check(w, "predictions", models.predictions, daily=True),
+        _schema_check(w, "drift", models.drift, daily=True),
+        *_row_checks(w),
+        *_table_checks(w),
+    ]

@@ -1,6 +1,9 @@
 """What every asset module shares: partitions, column schemas from pandera, owners."""
 
 import datetime as dt
+import hashlib
+import inspect
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -11,9 +14,11 @@ import pandera.accessors.pandas_accessor  # noqa: F401
 import pandera.pandas as pa
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     BackfillPolicy,
     DagsterType,
     DailyPartitionsDefinition,
+    MetadataValue,
     TableColumn,
     TableColumnConstraints,
     TableSchema,
@@ -23,13 +28,20 @@ from dagster_pandera import pandera_schema_to_dagster_type
 from pandera.engines import pandas_engine
 
 from ml_assets import settings
+from ml_assets.dataset import DatasetSpec
+from ml_assets.dataset.names import DatasetNames
+from ml_assets.steps import Markdown, TableModels, Url, table_models
 
 OWNERS = ["team:ml-platform"]
-CODE_VERSION = "2"
 
-daily_partitions = DailyPartitionsDefinition(
-    start_date=settings.partitions_start().isoformat(), end_offset=1
-)
+
+def build_daily_partitions(start: dt.date) -> DailyPartitionsDefinition:
+    """One partition per day from ``start`` up to and including today."""
+    return DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=1)
+
+
+# The default dataset's partitions (ML_ASSETS_PARTITIONS_START).
+daily_partitions = build_daily_partitions(settings.partitions_start())
 # A backfill of the daily assets runs in chunks of 10 days: several chunks proceed at once
 # (the instance allows 4 runs) and a failure costs one chunk, not the whole range. Every
 # daily asset uses the same policy, so a chunk carries all of them.
@@ -115,3 +127,61 @@ def partition_days(context: AssetExecutionContext) -> list[dt.date]:
     start = dt.date.fromisoformat(key_range.start)
     end = dt.date.fromisoformat(key_range.end)
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def code_version(*parts: Any) -> str:
+    """An asset's code version: a hash of the source of what it runs (its asset module and
+    the plain modules or functions it calls), so editing one step marks only the assets
+    that run it as changed in the UI, not every asset."""
+    digest = hashlib.sha256()
+    for part in parts:
+        text = part if isinstance(part, str) else inspect.getsource(part)
+        digest.update(text.encode())
+    return digest.hexdigest()[:12]
+
+
+def dagster_metadata(plain: dict[str, Any]) -> dict[str, Any]:
+    """Plain step metadata (ml_assets.steps) as Dagster metadata: Markdown and Url marks
+    become the UI's markdown and link values, lists and dicts JSON; the rest as is."""
+    out: dict[str, Any] = {}
+    for name, value in plain.items():
+        if isinstance(value, Markdown):
+            out[name] = MetadataValue.md(str(value))
+        elif isinstance(value, Url):
+            out[name] = MetadataValue.url(str(value))
+        elif isinstance(value, list | dict):
+            out[name] = MetadataValue.json(value)
+        else:
+            out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What every asset factory of one dataset needs: its spec (names, columns, models) and
+    its daily partitions."""
+
+    spec: DatasetSpec
+    partitions: DailyPartitionsDefinition
+
+    @property
+    def names(self) -> DatasetNames:
+        return self.spec.names
+
+    @property
+    def models(self) -> TableModels:
+        return table_models(self.spec)
+
+    def key(self, role: str) -> AssetKey:
+        """The asset key of a role (raw, features, training_set, model, evaluation, champion,
+        predictions, drift), from the names helper."""
+        return AssetKey(list(self.names.asset_keys[role]))
+
+    def group(self, role: str) -> str:
+        """The UI group of a role: the key's group part (prefixed for a prefixed dataset)."""
+        group = self.names.asset_keys[role][-2]
+        return f"{self.names.prefix}_{group}" if self.names.prefix else group
+
+    def op(self, role: str) -> str:
+        """The op name of a role's asset (what run config is keyed by)."""
+        return self.key(role).to_python_identifier()

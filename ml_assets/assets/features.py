@@ -1,96 +1,99 @@
-"""features/customer_features: model inputs from the one feature function."""
+"""features/<entity>_features: model inputs from the one feature function."""
+
+import importlib
+import sys
 
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
+    AssetsDefinition,
     TableColumnDep,
     TableColumnLineage,
     asset,
 )
 
+from ml_assets import features, steps
 from ml_assets.assets.common import (
-    CODE_VERSION,
     DAILY_BACKFILL_POLICY,
     OWNERS,
     WAREHOUSE_POOL,
+    Wiring,
+    code_version,
+    dagster_metadata,
     dagster_type,
-    daily_partitions,
     materialization_schema,
     table_metadata,
 )
-from ml_assets.features import build_customer_features
-from ml_assets.schemas import CustomerFeatures
+from ml_assets.dataset import DatasetSpec
 
-RAW_KEY = AssetKey(["raw", "customer_snapshots"])
-
-# Which landing columns each feature column is computed from in build_customer_features
-# (a test perturbs each landing column and checks that exactly these features move).
-FEATURE_SOURCES: dict[str, list[str]] = {
-    "customer_id": ["customer_id"],
-    "snapshot_date": ["snapshot_date"],
-    "plan": ["plan"],
-    "contract": ["contract"],
-    "payment_method": ["payment_method"],
-    "region": ["region"],
-    "tenure_days": ["snapshot_date", "signup_date"],
-    "monthly_charges": ["monthly_charges"],
-    "total_charges": ["total_charges"],
-    "charges_per_tenure_month": ["total_charges", "snapshot_date", "signup_date"],
-    "support_calls_30d": ["support_calls_30d"],
-    "logins_30d": ["logins_30d"],
-    "avg_session_minutes": ["avg_session_minutes"],
-    "engagement_minutes_30d": ["logins_30d", "avg_session_minutes"],
-    "days_since_last_login": ["days_since_last_login"],
-    "auto_renew": ["auto_renew"],
-    "is_new_customer": ["snapshot_date", "signup_date"],
-    "churned": ["churned"],
-}
+FEATURES_CODE_VERSION = code_version(sys.modules[__name__], steps.build_features, features)
 
 
-def column_lineage() -> TableColumnLineage:
+def feature_sources(spec: DatasetSpec) -> dict[str, list[str]]:
+    """Which landing columns each feature-table column is computed from.
+
+    A landing column comes from itself. A derived column's sources are declared beside the
+    derive function, as a ``SOURCES`` dict in its module (derived column -> landing
+    columns); a derived column it does not list depends on every landing column but the
+    target (a test perturbs each landing column and checks which features move).
+    """
+    declared: dict[str, list[str]] = {}
+    if spec.derive:
+        module = importlib.import_module(spec.derive.split(":", 1)[0])
+        declared = dict(getattr(module, "SOURCES", {}))
+    inputs = [c for c in spec.landing_columns if c != spec.target.column]
+    return {
+        column: [column] if column in spec.landing_columns else list(declared.get(column, inputs))
+        for column in spec.feature_table_columns
+    }
+
+
+def column_lineage(w: Wiring) -> TableColumnLineage:
     """``dagster/column_lineage``: each feature column with the raw columns it comes from."""
+    raw = w.key("raw")
     return TableColumnLineage(
         deps_by_column={
-            feature: [TableColumnDep(asset_key=RAW_KEY, column_name=c) for c in sources]
-            for feature, sources in FEATURE_SOURCES.items()
+            feature: [TableColumnDep(asset_key=raw, column_name=c) for c in sources]
+            for feature, sources in feature_sources(w.spec).items()
         }
     )
 
 
-@asset(
-    key=["features", "customer_features"],
-    group_name="features",
-    ins={"customer_snapshots": AssetIn(key=["raw", "customer_snapshots"])},
-    partitions_def=daily_partitions,
-    backfill_policy=DAILY_BACKFILL_POLICY,
-    pool=WAREHOUSE_POOL,
-    dagster_type=dagster_type(CustomerFeatures),
-    metadata=table_metadata(
-        CustomerFeatures,
-        partition_expr="snapshot_date",
-        **{"dagster/column_lineage": column_lineage()},
-    ),
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
-    code_version=CODE_VERSION,
-    description=(
-        "Model features, one row per customer per day, from build_customer_features: the "
-        "same function the registered model runs on raw rows, so training and serving "
-        "cannot diverge."
-    ),
-)
-def customer_features(
-    context: AssetExecutionContext, customer_snapshots: pd.DataFrame
-) -> pd.DataFrame:
-    features = CustomerFeatures.validate(build_customer_features(customer_snapshots))
-    context.add_output_metadata(
-        {
-            "labelled_rows": int(features["churned"].notna().sum()),
-            "new_customer_share": float(features["is_new_customer"].mean()),
-            "dagster/column_lineage": column_lineage(),
-            **materialization_schema(CustomerFeatures),
-        }
+def build_features_asset(w: Wiring) -> AssetsDefinition:
+    model = w.models.features
+
+    @asset(
+        key=w.key("features"),
+        group_name=w.group("features"),
+        ins={"raw": AssetIn(key=w.key("raw"))},
+        partitions_def=w.partitions,
+        backfill_policy=DAILY_BACKFILL_POLICY,
+        pool=WAREHOUSE_POOL,
+        dagster_type=dagster_type(model),
+        metadata=table_metadata(
+            model,
+            partition_expr=w.spec.date_column,
+            **{"dagster/column_lineage": column_lineage(w)},
+        ),
+        kinds={"duckdb", "pandas"},
+        owners=OWNERS,
+        code_version=code_version(FEATURES_CODE_VERSION, w.spec.path.read_text()),
+        description=(
+            f"Model features, one row per {w.spec.entity} per day: the landing columns the "
+            "spec names and the columns its derive function adds; the same function the "
+            "registered model runs on raw rows, so training and serving cannot diverge."
+        ),
     )
-    return features
+    def features_asset(context: AssetExecutionContext, raw: pd.DataFrame) -> pd.DataFrame:
+        result = steps.build_features(raw, w.spec)
+        context.add_output_metadata(
+            {
+                **dagster_metadata(result.metadata),
+                "dagster/column_lineage": column_lineage(w),
+                **materialization_schema(model),
+            }
+        )
+        return result.value
+
+    return features_asset

@@ -1,38 +1,28 @@
 """monitoring/drift_report: each day's features against the champion's reference profile."""
 
-import math
+import sys
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import (
-    AssetExecutionContext,
-    AssetIn,
-    Config,
-    MetadataValue,
-    Output,
-    asset,
-)
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Config, Output, asset
 from pydantic import Field
 
-from ml_assets import registry
+from ml_assets import drift, registry, steps
 from ml_assets.assets.common import (
-    CODE_VERSION,
     DAILY_BACKFILL_POLICY,
     OWNERS,
     WAREHOUSE_POOL,
+    Wiring,
+    code_version,
+    dagster_metadata,
     dagster_type,
-    daily_partitions,
     materialization_schema,
     table_metadata,
 )
-from ml_assets.drift import DriftRules, compute_drift, prepare_profile
+from ml_assets.drift import DriftRules, prepare_profile
 from ml_assets.resources import MlflowResource
-from ml_assets.schemas import DriftReport
 
-
-def _finite(value: float) -> float | None:
-    """A float for metadata; None for NaN (no test that day) or infinity (constant reference)."""
-    return float(value) if math.isfinite(value) else None
+DRIFT_CODE_VERSION = code_version(sys.modules[__name__], steps.drift_days, drift)
 
 
 class DriftConfig(Config):
@@ -79,98 +69,58 @@ class DriftConfig(Config):
     )
 
 
-@asset(
-    key=["monitoring", "drift_report"],
-    group_name="monitoring",
-    ins={"customer_features": AssetIn(key=["features", "customer_features"])},
-    partitions_def=daily_partitions,
-    backfill_policy=DAILY_BACKFILL_POLICY,
-    pool=WAREHOUSE_POOL,
-    output_required=False,
-    dagster_type=dagster_type(DriftReport),
-    metadata=table_metadata(DriftReport, partition_expr="snapshot_date"),
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
-    code_version=CODE_VERSION,
-    description=(
-        "Per-feature drift of the day against the reference profile saved with the current "
-        "champion. A feature drifts when its effect size passes a floor (numeric: "
-        "Wasserstein distance in reference SDs; categorical: Jensen-Shannon distance) AND its "
-        "test (KS, or chi-square for categories and few-valued columns) is significant after "
-        "the Benjamini-Hochberg correction, or when its null rate jumps or unseen categories "
-        "appear; PSI is reported alongside. Days with too few rows get no decision. Metadata "
-        "dataset_drift and drifted_features carry the decision; drift_sensor reads them to "
-        "request a retrain."
-    ),
-)
-def drift_report(
-    context: AssetExecutionContext,
-    config: DriftConfig,
-    customer_features: pd.DataFrame,
-    mlflow: MlflowResource,
-) -> Iterator[Output[pd.DataFrame]]:
-    champion = mlflow.champion()
-    if champion is None:
-        context.log.warning(
-            "No champion model yet, so no reference profile: drift report skipped. Run "
-            "retrain_job first."
-        )
-        return
-    # Lists to arrays once, not once per day of a partition range.
-    profile = prepare_profile(registry.load_profile(mlflow.tracking_uri, champion))
-    rules = DriftRules(**config.model_dump())
-    reports, reasons = [], []
-    undecided = []
-    for day, rows in customer_features.groupby("snapshot_date", sort=True):
-        outcome = compute_drift(rows, profile, day, rules)
-        reports.append(outcome.report)
-        # A range run writes one materialization per day: each carries its own day's
-        # decision, so drift_sensor never sees a calm day as drifted because of its range.
-        drifted = sorted(outcome.drifted_features) if outcome.dataset_drift else []
-        context.add_asset_metadata(
-            {
-                "dataset_drift": outcome.dataset_drift,
-                "drifted_features": drifted,
-                "drifted_feature_count": len(drifted),
-                # Profiles saved before the training window was recorded have no end.
-                **(
-                    {"reference_window_end": profile["window_end"]}
-                    if "window_end" in profile
-                    else {}
-                ),
-            },
-            partition_key=str(pd.Timestamp(day).date()),
-        )
-        if not outcome.decided:
-            undecided.append(str(pd.Timestamp(day).date()))
-        reasons.extend(f"{pd.Timestamp(day).date()}: {r}" for r in outcome.reasons)
-    report = DriftReport.validate(pd.concat(reports, ignore_index=True))
-    # Drifted features first, then the strongest evidence (smallest adjusted p-value).
-    top = report.sort_values(
-        ["drifted", "p_value_adjusted", "effect_size"], ascending=[False, True, False]
-    ).head(5)
-    yield Output(
-        report,
-        metadata={
-            "reference_model_version": champion.version,
-            "max_psi": _finite(report["psi"].max()),
-            "max_effect_size": _finite(report["effect_size"].max()),
-            "min_p_value_adjusted": _finite(report["p_value_adjusted"].min()),
-            "days_without_decision": undecided,
-            "reasons": MetadataValue.md("\n".join(f"- {r}" for r in reasons)),
-            "top_features": MetadataValue.md(
-                top[
-                    [
-                        "snapshot_date",
-                        "feature",
-                        "effect_size",
-                        "p_value_adjusted",
-                        "psi",
-                        "drifted",
-                        "reason",
-                    ]
-                ].to_markdown(index=False)
-            ),
-            **materialization_schema(DriftReport),
-        },
+def build_drift_asset(w: Wiring) -> AssetsDefinition:
+    model = w.models.drift
+
+    @asset(
+        key=w.key("drift"),
+        group_name=w.group("drift"),
+        ins={"features": AssetIn(key=w.key("features"))},
+        partitions_def=w.partitions,
+        backfill_policy=DAILY_BACKFILL_POLICY,
+        pool=WAREHOUSE_POOL,
+        output_required=False,
+        dagster_type=dagster_type(model),
+        metadata=table_metadata(model, partition_expr=w.spec.date_column),
+        kinds={"duckdb", "pandas"},
+        owners=OWNERS,
+        code_version=code_version(DRIFT_CODE_VERSION, w.spec.path.read_text()),
+        description=(
+            "Per-feature drift of the day against the reference profile saved with the "
+            "current champion (its training window, or the days of a new input regime after "
+            "an input-drift retrain). A feature drifts when its effect size passes a floor "
+            "(numeric: Wasserstein distance in reference SDs; categorical: Jensen-Shannon "
+            "distance) AND its test (KS, or chi-square for categories and few-valued columns) "
+            "is significant after the Benjamini-Hochberg correction, or when its null rate "
+            "jumps or unseen categories appear; PSI is reported alongside. Days with too few "
+            "rows get no decision. Metadata dataset_drift and drifted_features carry the "
+            "decision; drift_sensor reads them to request a retrain."
+        ),
     )
+    def drift_report(
+        context: AssetExecutionContext,
+        config: DriftConfig,
+        features: pd.DataFrame,
+        mlflow: MlflowResource,
+    ) -> Iterator[Output[pd.DataFrame]]:
+        champion = mlflow.champion()
+        if champion is None:
+            context.log.warning(
+                "No champion model yet, so no reference profile: drift report skipped. Run "
+                "retrain_job first."
+            )
+            return
+        # Lists to arrays once, not once per day of a partition range.
+        profile = prepare_profile(registry.load_profile(mlflow.tracking_uri, champion))
+        rules = DriftRules(**config.model_dump())
+        result = steps.drift_days(features, profile, rules, champion.version, w.spec)
+        # One materialization per day, each with its own decision, so drift_sensor never
+        # sees a calm day as drifted because of its range.
+        for day, metadata in result.per_day.items():
+            context.add_asset_metadata(dagster_metadata(metadata), partition_key=day)
+        yield Output(
+            result.value,
+            metadata={**dagster_metadata(result.metadata), **materialization_schema(model)},
+        )
+
+    return drift_report

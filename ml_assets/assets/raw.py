@@ -1,25 +1,27 @@
-"""raw/customer_snapshots: validated landing data."""
+"""raw/<entity>_snapshots: validated landing data."""
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     ConfigurableResource,
     Failure,
     MetadataValue,
     asset,
 )
 
-from ml_assets import settings
+from ml_assets import ingest, landing
 from ml_assets.assets.common import (
-    CODE_VERSION,
     DAILY_BACKFILL_POLICY,
     OWNERS,
     WAREHOUSE_POOL,
+    Wiring,
+    code_version,
     dagster_type,
-    daily_partitions,
     materialization_schema,
     partition_days,
     table_metadata,
@@ -27,7 +29,8 @@ from ml_assets.assets.common import (
 from ml_assets.ingest import load_days, refusal_record
 from ml_assets.landing import LandingFileError
 from ml_assets.resources import WarehouseResource
-from ml_assets.schemas import CustomerSnapshot
+
+RAW_CODE_VERSION = code_version(sys.modules[__name__], ingest, landing)
 
 
 class LandingResource(ConfigurableResource):
@@ -36,58 +39,75 @@ class LandingResource(ConfigurableResource):
     directory: str
 
 
-@asset(
-    key=["raw", "customer_snapshots"],
-    group_name="raw",
-    partitions_def=daily_partitions,
-    backfill_policy=DAILY_BACKFILL_POLICY,
-    pool=WAREHOUSE_POOL,
-    dagster_type=dagster_type(CustomerSnapshot),
-    metadata=table_metadata(CustomerSnapshot, partition_expr="snapshot_date"),
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
-    code_version=CODE_VERSION,
-    description=(
-        "One day's landing file (data/landing/customers_YYYY-MM-DD.csv or .parquet), "
-        "validated against the landing schema before anything is written. A bad file fails "
-        "the partition, names the column, rule and row count, and leaves the file untouched."
-    ),
-)
-def customer_snapshots(
-    context: AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource
-) -> pd.DataFrame:
-    days = partition_days(context)
-    landing_dir = Path(landing.directory)
-    try:
-        snapshots = load_days(
-            landing_dir, days, partitions_start=settings.partitions_start(), log=context.log.info
-        )
-    except LandingFileError as exc:
-        bad_day = _failing_day(exc, days)
-        _record_refusal(context, warehouse, exc, bad_day)
-        # A Failure shows our message itself on the partition in the UI, not a stack trace.
-        # `from None`: the message says it all; the chained LandingFileError and pandera's
-        # SchemaErrors (a JSON dump) would print two more tracebacks around it on the CLI.
-        raise Failure(
-            description=str(exc),
-            metadata={
-                "landing_dir": str(landing_dir),
-                "partition": bad_day.isoformat(),
-                "landing_file": getattr(getattr(exc, "path", None), "name", ""),
-            },
-        ) from None
-    context.add_output_metadata(
-        {
-            "days": len(days),
-            "source_files": MetadataValue.md(
-                "\n".join(f"- `{f}`" for f in sorted(snapshots["source_file"].unique()))
-            ),
-            "landing_dir": str(landing_dir),
-            "churn_rate": float(snapshots["churned"].astype("Float64").mean()),
-            **materialization_schema(CustomerSnapshot),
-        }
+def build_raw_asset(w: Wiring) -> AssetsDefinition:
+    """The raw asset of a dataset: one day's landing file, validated against the spec."""
+    spec, model = w.spec, w.models.raw
+
+    @asset(
+        key=w.key("raw"),
+        group_name=w.group("raw"),
+        partitions_def=w.partitions,
+        backfill_policy=DAILY_BACKFILL_POLICY,
+        pool=WAREHOUSE_POOL,
+        dagster_type=dagster_type(model),
+        metadata=table_metadata(model, partition_expr=spec.date_column),
+        kinds={"duckdb", "pandas"},
+        owners=OWNERS,
+        code_version=code_version(RAW_CODE_VERSION, spec.path.read_text()),
+        description=(
+            f"One day's landing file ({spec.landing_pattern_text} or .parquet), validated "
+            "against the landing schema of the dataset spec before anything is written. A bad "
+            "file fails the partition, names the column, rule and row count, and leaves the "
+            "file untouched."
+        ),
     )
-    return snapshots
+    def raw(
+        context: AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource
+    ) -> pd.DataFrame:
+        days = partition_days(context)
+        landing_dir = Path(landing.directory)
+        try:
+            snapshots = load_days(
+                landing_dir,
+                days,
+                partitions_start=w.partitions.start.date(),
+                log=context.log.info,
+                spec=spec,
+            )
+        except LandingFileError as exc:
+            # `from None`: the message says it all; the chained LandingFileError and pandera's
+            # SchemaErrors (a JSON dump) would print two more tracebacks around it on the CLI.
+            raise _refused(context, warehouse, exc, days, landing_dir, spec) from None
+        target = snapshots[spec.target.column].astype("Float64")
+        context.add_output_metadata(
+            {
+                "days": len(days),
+                "source_files": MetadataValue.md(
+                    "\n".join(f"- `{f}`" for f in sorted(snapshots["source_file"].unique()))
+                ),
+                "landing_dir": str(landing_dir),
+                f"{spec.name}_rate": float(target.mean()) if target.notna().any() else None,
+                **materialization_schema(model),
+            }
+        )
+        return snapshots
+
+    return raw
+
+
+def _refused(context, warehouse, exc: LandingFileError, days, landing_dir: Path, spec) -> Failure:
+    """Record a refused file in raw.quarantine and the Failure the UI shows on the partition
+    (our message itself, not a stack trace)."""
+    bad_day = _failing_day(exc, days)
+    _record_refusal(context, warehouse, exc, bad_day, spec)
+    return Failure(
+        description=str(exc),
+        metadata={
+            "landing_dir": str(landing_dir),
+            "partition": bad_day.isoformat(),
+            "landing_file": getattr(getattr(exc, "path", None), "name", ""),
+        },
+    )
 
 
 def _failing_day(exc: LandingFileError, days: list[dt.date]) -> dt.date:
@@ -100,9 +120,12 @@ def _record_refusal(
     warehouse: WarehouseResource,
     exc: LandingFileError,
     day: dt.date,
+    spec=None,
 ) -> None:
     """Log the refusal in raw.quarantine; a failure to log must not hide the refusal."""
     try:
-        warehouse.append("raw", "quarantine", refusal_record(exc, day, context.run.run_id))
+        warehouse.append(
+            "raw", "quarantine", refusal_record(exc, day, context.run.run_id, spec=spec)
+        )
     except Exception as log_error:  # the file's own error is what the user needs to see
         context.log.warning(f"Could not record the refusal in raw.quarantine: {log_error}")

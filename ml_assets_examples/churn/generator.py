@@ -924,9 +924,12 @@ def generate(
 
 
 def default_data_dir() -> Path:
-    """``$ML_ASSETS_DATA_DIR``, or the ``data`` folder at the project root."""
-    env = os.environ.get("ML_ASSETS_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+    """``$ML_ASSETS_DATA_DIR``, or the ``data`` folder at the project root, resolved exactly
+    as the pipeline resolves it (``ml_assets.settings.data_dir``: a relative path is relative
+    to the project root, not to the current directory)."""
+    from ml_assets import settings
+
+    return settings.data_dir()
 
 
 def _date_arg(text: str) -> dt.date:
