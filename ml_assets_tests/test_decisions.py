@@ -29,6 +29,7 @@ from ml_assets.landing import list_landing_files
 from ml_assets_tests.conftest import START, day, write_days
 
 
+@pytest.mark.slow  # a fresh interpreter in a subprocess
 def test_the_decisions_and_settings_import_without_dagster():
     """A fresh interpreter imports settings first (the former settings <-> sensors cycle) and
     the decisions module, and dagster stays unloaded."""

@@ -23,6 +23,9 @@ from ml_assets.dataset import active_spec, load_spec
 from ml_assets.locations import build_definitions
 from ml_assets_examples.flights import definitions as flights_location
 
+# A whole lifecycle of the second location: not part of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 START = dt.date(2013, 1, 1)
 DAYS = 14
 ROWS = 400

@@ -25,6 +25,9 @@ import yaml
 from ml_assets import settings
 from ml_assets.dataset import load_spec
 
+# Starts dagster-webserver over the workspace: not part of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = settings.PROJECT_ROOT
 BIN = Path(sys.executable).parent
 FLIGHTS_SPEC = ROOT / "ml_assets_examples" / "flights" / "spec.yaml"
