@@ -16,6 +16,10 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_NATIVE_TLS ?= 1
+# Dagster's gRPC calls to a code server (launching a run, loading the code location) time out
+# after 60 s by default; on a loaded 2-core machine a fresh code server takes longer, and runs
+# of `make run` failed without starting.
+export DAGSTER_GRPC_TIMEOUT_SECONDS ?= 600
 # The data folder (ML_ASSETS_DATA_DIR, relative to here) holds the warehouse and the MLflow
 # store; a dataset with its own data folder also gets its own Dagster instance there, so its
 # runs and sensor cursors never mix with the churn example's in dagster_home/.

@@ -139,12 +139,16 @@ def make_instance_home(home: Path) -> Path:
 
 
 def process_env(home: Path, **extra: str) -> dict[str, str]:
-    return dict(
+    env = dict(
         os.environ,
         DAGSTER_HOME=str(home),
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         **extra,
     )
+    # Launching a run asks the code server over gRPC, 60 s by default; a code server that is
+    # still starting on a loaded machine is not stuck (fresh-clone runs failed on it).
+    env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "600")
+    return env
 
 
 def start_daemon(home: Path, env: dict[str, str], log_name: str = "daemon.log"):
