@@ -36,11 +36,14 @@ PYTEST_WORKERS ?= 2
 LINT_PATHS := ml_assets ml_assets_examples ml_assets_tests bench
 comma := ,
 
-.PHONY: help venv test-deps system-deps instance run test test-fast test-soak lint dg-check format ui \
+.PHONY: help venv test-deps system-deps team-deps team-up team-down instance run test test-fast test-soak lint dg-check format ui \
 	mlflow-ui serve rollback drift-eval generate clean bench-deps bench flights-data flights-bench
 
 help:
 	@echo "make run        the whole lifecycle on the committed sample, with the Dagster daemon"
+	@echo "make run PROFILE=team  the same on the team stack (after make team-up)"
+	@echo "make team-up    PostgreSQL, S3 (moto) and MLflow servers on 127.0.0.1; writes team.env"
+	@echo "make team-down  stop them"
 	@echo "make test       everything CI runs: lint, dg check defs, the whole suite on $(PYTEST_WORKERS) workers"
 	@echo "make test-fast  the edit-test loop: plain-function and component tests (no daemon,"
 	@echo "                webserver, browser or subprocess), about a minute"
@@ -96,7 +99,7 @@ venv: $(STAMP)
 # What the tests add: pytest, pytest-xdist, pytest-timeout, ruff (extra "test") and Playwright
 # for the browser tests (extra "ui-test").
 $(TEST_STAMP): $(STAMP)
-	$(call pip_install,[test$(comma)ui-test])
+	$(call pip_install,[test$(comma)ui-test$(comma)team])
 	@touch $(TEST_STAMP)
 
 test-deps: $(TEST_STAMP)
@@ -118,8 +121,33 @@ instance:
 	@mkdir -p "$(DAGSTER_HOME)"
 	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp config/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
+# The team profile's packages (setup.py extra "team").
+TEAM_STAMP := $(VENV)/.team-stamp
+$(TEAM_STAMP): $(STAMP)
+	$(call pip_install,[team])
+	@touch $(TEAM_STAMP)
+
+team-deps: $(TEAM_STAMP)
+
+# PROFILE=team runs on the servers of `make team-up` (variables from team.env); the default
+# profile uses the DuckDB file, MLflow on SQLite and the instance in dagster_home/.
+PROFILE ?= local
+ifeq ($(PROFILE),team)
+run: team-deps
+	@test -f team.env || { echo "team.env is missing: run make team-up first."; exit 1; }
+	set -a; . ./team.env; set +a; $(BIN)/ml-assets demo $(DEMO_ARGS)
+else
 run: venv instance
 	$(BIN)/ml-assets demo
+endif
+
+# PostgreSQL (the machine's binaries; apt-get installs them if missing), moto S3 and an MLflow
+# server on free 127.0.0.1 ports; state and data in .team/, variables in team.env (gitignored).
+team-up: team-deps
+	$(BIN)/python -m ml_assets.team.stack up
+
+team-down: team-deps
+	$(BIN)/python -m ml_assets.team.stack down
 
 # The whole suite, CI's command: lint, the definitions as dg loads them, then every test but
 # the soak tier on both cores.

@@ -11,7 +11,10 @@ INSTALL_REQUIRES = [
     "pandas==2.3.3",
     "numpy>=2.2,<2.5",
     "pyarrow>=18,<27",
-    "duckdb==2.0.0",
+    # 1.5.5, not 2.0: the DuckLake, postgres and httpfs extensions exist as registry wheels
+    # only up to 1.5.5 (see the team extra), and an extension built for 1.5.5 does not load
+    # into 2.0. Nothing in the project needs 2.0 (the warehouse and IO manager tests pass).
+    "duckdb==1.5.5",
     "pandera==0.35.0",
     "mlflow>=3.17,<3.18",
     "scikit-learn>=1.9,<1.10",
@@ -54,6 +57,25 @@ BENCH_REQUIRES = [
     "evidently==0.7.23",
 ]
 
+# The team profile (docs/deployment.md): Dagster instance on PostgreSQL, the warehouse as a
+# DuckLake lake (catalog in PostgreSQL, Parquet in a folder or S3), an MLflow tracking server,
+# a local S3-compatible server for tests, and the offline Kubernetes checks. psycopg2, not
+# psycopg 3: SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, which fails at NOTIFY
+# (dagster-io/dagster#33958); dagster.yaml names scheme postgresql+psycopg2. `make test`
+# installs it (the team tests run there), as do `make team-up` and `make run PROFILE=team`.
+TEAM_REQUIRES = [
+    "dagster-postgres==0.29.27",
+    "dagster-k8s==0.29.27",
+    "psycopg2-binary>=2.9.10,<3",
+    "moto[server]>=5.1,<6",
+    "boto3>=1.35,<2",
+    "kubernetes-validate>=1.33,<2",
+    "duckdb-extensions==1.5.5",
+    "duckdb-extension-ducklake==1.5.5",
+    "duckdb-extension-postgres-scanner==1.5.5",
+    "duckdb-extension-httpfs==1.5.5",
+]
+
 setup(
     name="ml_assets",
     version="0.1.0",
@@ -69,6 +91,7 @@ setup(
         "dev": TEST_REQUIRES + UI_TEST_REQUIRES,
         "bench": BENCH_REQUIRES,
         "flights": FLIGHTS_REQUIRES,
+        "team": TEAM_REQUIRES,
     },
     entry_points={"console_scripts": ["ml-assets=ml_assets.cli:main"]},
 )

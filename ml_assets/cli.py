@@ -59,7 +59,7 @@ def _rollback(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ml-assets rollback", description=COMMANDS["rollback"])
     parser.parse_args(argv)
     try:
-        old, new = rollback(settings.mlflow_tracking_uri(), settings.duckdb_path())
+        old, new = rollback(settings.mlflow_tracking_uri(), settings.warehouse())
     except RegistryError as exc:
         print(f"ml-assets rollback: {exc}", file=sys.stderr)
         return 1
@@ -94,7 +94,7 @@ def _lineage(argv: list[str]) -> int:
         help="DuckDB file (default: ML_ASSETS_DUCKDB_PATH, else data/warehouse.duckdb)",
     )
     args = parser.parse_args(argv)
-    database = args.warehouse or settings.duckdb_path()
+    database = args.warehouse or settings.warehouse()
     try:
         record = prediction_lineage(database, args.entity_id, args.date)
     except LineageError as exc:

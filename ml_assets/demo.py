@@ -270,7 +270,8 @@ def summary(instance) -> dict:
         "days_ingested": len(instance.get_materialized_partitions(AssetKey(RAW_KEY))),
         "models_trained": versions.version if versions else 0,
         "champion_version": champion.version if champion else None,
-        "warehouse": str(settings.duckdb_path()),
+        "profile": settings.profile(),
+        "warehouse": warehouse.describe(settings.warehouse()),
         "mlflow_tracking_uri": uri,
     }
     drift_runs = instance.get_run_records(RunsFilter(tags={"dagster/sensor_name": "drift_sensor"}))
@@ -289,7 +290,7 @@ def summary(instance) -> dict:
     def exists(table: str) -> bool:
         return warehouse.table_exists(con, *table.split(".", 1))
 
-    with warehouse.connect(settings.duckdb_path()) as con:
+    with warehouse.connect(settings.warehouse()) as con:
         if champion is not None and exists(names.evaluation_table):
             row = con.execute(
                 f"select value from {warehouse.qualified_name(names.evaluation_table)} "

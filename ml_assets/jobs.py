@@ -16,6 +16,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from ml_assets.assets.common import Wiring
+from ml_assets.team.k8s import k8s_run_tags
 
 # The live lifecycle runs one run at a time, in priority order (config/dagster.yaml limits
 # this tag to 1): a drift event's retrain (dagster/priority 10) goes before the days queued
@@ -41,13 +42,13 @@ def build_jobs(w: Wiring, running: bool = True) -> Jobs:
         selection=AssetSelection.assets(*(w.key(role) for role in INGEST_ROLES)),
         partitions_def=w.partitions,
         description="One day: validate the landing file, build features, report drift, score.",
-        tags=LIFECYCLE_TAGS,
+        tags={**LIFECYCLE_TAGS, **k8s_run_tags("ingest_job")},
     )
     retrain = define_asset_job(
         "retrain_job",
         selection=AssetSelection.assets(*(w.key(role) for role in RETRAIN_ROLES)),
         description="Training set, model, evaluation and the promotion gate.",
-        tags=LIFECYCLE_TAGS,
+        tags={**LIFECYCLE_TAGS, **k8s_run_tags("retrain_job")},
     )
     schedule = ScheduleDefinition(
         name="weekly_retrain_schedule",

@@ -38,7 +38,7 @@ def build_resources(
     applied at load time) and its MLflow names."""
     spec = spec if spec is not None else active_spec()
     paths = paths or settings.data_paths()
-    database = str(paths.duckdb_path)
+    database = paths.warehouse or str(paths.duckdb_path)
     mlflow = MlflowResource(
         tracking_uri=paths.mlflow_tracking_uri,
         artifact_root=paths.mlflow_artifact_root,

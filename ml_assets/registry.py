@@ -190,11 +190,17 @@ def _prepare_local_store(tracking_uri: str) -> None:
 
 @_store_errors
 def ensure_experiment(tracking_uri: str, artifact_root: str, name: str) -> str:
-    """The experiment id, creating the experiment with an explicit artifact location."""
+    """The experiment id, creating the experiment with an explicit artifact location.
+
+    An empty ``artifact_root`` (a tracking server) leaves the location to the server, which
+    proxies artifacts (``mlflow-artifacts:/``) so every client can load them.
+    """
     client = _client(tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
+    if not artifact_root:
+        return client.create_experiment(name)
     return client.create_experiment(name, artifact_location=f"{artifact_root.rstrip('/')}/{name}")
 
 

@@ -68,6 +68,49 @@ def duckdb_path() -> Path:
     return _path_from_env("ML_ASSETS_DUCKDB_PATH", data_dir() / "warehouse.duckdb")
 
 
+def warehouse() -> str:
+    """The warehouse (``ML_ASSETS_WAREHOUSE``): a ``ducklake:`` URI selects the DuckLake lake
+    (team profile); a file path, or unset, the DuckDB file (``duckdb_path()``)."""
+    value = os.environ.get("ML_ASSETS_WAREHOUSE", "").strip()
+    if value.startswith("ducklake:"):
+        return value
+    if value:
+        return str(_path_from_env("ML_ASSETS_WAREHOUSE", duckdb_path()))
+    return str(duckdb_path())
+
+
+def lake_data_path() -> str:
+    """Where the lake keeps its Parquet files (``ML_ASSETS_LAKE_DATA_PATH``: a folder or an
+    ``s3://bucket/prefix/``; default ``<data dir>/lake/``). Read with a ``ducklake:`` warehouse."""
+    value = os.environ.get("ML_ASSETS_LAKE_DATA_PATH", "").strip()
+    if value.startswith("s3://"):
+        return value if value.endswith("/") else value + "/"
+    folder = _path_from_env("ML_ASSETS_LAKE_DATA_PATH", data_dir() / "lake")
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"{folder}/"
+
+
+def s3_settings() -> dict[str, object]:
+    """S3 access for a lake on ``s3://``: ``ML_ASSETS_S3_ENDPOINT`` (host:port or URL of an
+    S3-compatible server; unset for AWS), keys from ``AWS_ACCESS_KEY_ID`` /
+    ``AWS_SECRET_ACCESS_KEY``, region from ``AWS_DEFAULT_REGION`` (default us-east-1)."""
+    endpoint = os.environ.get("ML_ASSETS_S3_ENDPOINT", "").strip()
+    use_ssl = not endpoint.startswith("http://")
+    endpoint = endpoint.removeprefix("http://").removeprefix("https://").rstrip("/")
+    return {
+        "endpoint": endpoint or "s3.amazonaws.com",
+        "use_ssl": use_ssl,
+        "key_id": os.environ.get("AWS_ACCESS_KEY_ID", ""),
+        "secret": os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+        "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+
+
+def profile() -> str:
+    """``ML_ASSETS_PROFILE``: ``local`` (default) or ``team`` (README "Deployment")."""
+    return os.environ.get("ML_ASSETS_PROFILE", "local").strip() or "local"
+
+
 def mlflow_dir() -> Path:
     return data_dir() / "mlflow"
 
@@ -81,7 +124,16 @@ def mlflow_tracking_uri() -> str:
 
 
 def mlflow_artifact_root() -> str:
-    """Artifact location for new experiments (``ML_ASSETS_MLFLOW_ARTIFACTS``)."""
+    """Artifact location for new experiments (``ML_ASSETS_MLFLOW_ARTIFACTS``).
+
+    Empty when the tracking URI is an ``http(s)://`` server and no override is set: the
+    experiment then gets the server's default location, and artifacts go through the server
+    (``--serve-artifacts``) instead of onto each client's own disk.
+    """
+    if mlflow_tracking_uri().startswith(("http://", "https://")) and not os.environ.get(
+        "ML_ASSETS_MLFLOW_ARTIFACTS"
+    ):
+        return ""
     return _path_from_env("ML_ASSETS_MLFLOW_ARTIFACTS", mlflow_dir() / "artifacts").as_uri()
 
 
@@ -204,6 +256,9 @@ class DataPaths:
     mlflow_tracking_uri: str
     mlflow_artifact_root: str
     partitions_start: dt.date
+    # The warehouse the resources open: the DuckDB file, or the lake that ML_ASSETS_WAREHOUSE
+    # names (the default dataset only; a dataset beside it keeps its own file).
+    warehouse: str = ""
 
 
 def data_paths(root: Path | None = None, start: dt.date | None = None) -> DataPaths:
@@ -219,6 +274,7 @@ def data_paths(root: Path | None = None, start: dt.date | None = None) -> DataPa
             mlflow_tracking_uri=mlflow_tracking_uri(),
             mlflow_artifact_root=mlflow_artifact_root(),
             partitions_start=start or partitions_start(),
+            warehouse=warehouse(),
         )
     root = root if root.is_absolute() else PROJECT_ROOT / root
     return DataPaths(

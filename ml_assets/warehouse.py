@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -60,6 +60,169 @@ def qualified(schema: str, table: str) -> str:
     return f"{check_identifier(schema)}.{check_identifier(table)}"
 
 
+LAKE_PREFIX = "ducklake:"
+LAKE_ALIAS = "lake"
+# Errors of the lake's servers, by what they mean for the user (matched in the message).
+_PG_DOWN = (
+    "Connection refused",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "no connection to the server",
+    "connection to server",
+)
+_PG_AUTH = ("password authentication failed", "no password supplied")
+_PG_LOCKED = ("lock timeout", "canceling statement due to lock timeout")
+_S3_DOWN = ("HTTP", "Could not establish connection", "Connection refused", "Unable to connect")
+_CONFLICT = ("Transaction conflict", "conflict", "Catalog write-write conflict")
+# How long a statement may wait for a lock in the lake's catalog before the step fails
+# (a writer holding it longer is stuck, or someone locked the catalog by hand).
+CATALOG_LOCK_TIMEOUT_MS = 60_000
+
+
+def is_lake(target: str | Path) -> bool:
+    """True when ``target`` names a DuckLake lake (``ducklake:...``) rather than a file."""
+    return str(target).startswith(LAKE_PREFIX)
+
+
+def describe(target: str | Path) -> str:
+    """The warehouse for messages: the file's path, or the lake's catalog server."""
+    if not is_lake(target):
+        return str(target)
+    return f"the DuckLake lake (catalog {_catalog_server(str(target))})"
+
+
+def _catalog_server(uri: str) -> str:
+    fields = dict(part.split("=", 1) for part in uri.split(":", 2)[-1].split() if "=" in part)
+    host, port = fields.get("host", "localhost"), fields.get("port", "5432")
+    return f"PostgreSQL {host}:{port}, database {fields.get('dbname', '?')}"
+
+
+def _extension_file(name: str) -> Path:
+    import importlib
+
+    module = importlib.import_module(f"duckdb_extension_{name}")
+    return (
+        Path(module.__file__).parent
+        / "extensions"
+        / f"v{duckdb.__version__}"
+        / (f"{name}.duckdb_extension")
+    )
+
+
+def _lake_catalog(uri: str) -> str:
+    # Bound lock waits in the catalog so a stuck writer cannot hang every step.
+    if "lock_timeout" in uri or not uri.startswith(LAKE_PREFIX + "postgres:"):
+        return uri
+    return f"{uri} options=--lock_timeout={CATALOG_LOCK_TIMEOUT_MS}"
+
+
+# One DuckDB instance per process and lake (extensions loaded, catalog attached); each
+# connect() takes a cursor of it (its own transaction). Loading the extensions and attaching
+# costs about 0.7 s, paid once per process; an instance that saw a server error is dropped.
+_LAKES: dict[tuple[str, str, bool], duckdb.DuckDBPyConnection] = {}
+
+
+def _open_lake(uri: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    from ml_assets import settings
+
+    data_path = settings.lake_data_path()
+    key = (uri, data_path, read_only)
+    base = _LAKES.get(key)
+    if base is None:
+        base = duckdb.connect()
+        try:
+            # The extensions come from registry wheels (the team extra); never download.
+            base.execute("set autoinstall_known_extensions = false")
+            base.execute("set autoload_known_extensions = false")
+            base.execute("set enable_progress_bar = false")
+            names = ["postgres_scanner", "ducklake"]
+            if data_path.startswith("s3://"):
+                names.append("httpfs")
+            for name in names:
+                try:
+                    path = _extension_file(name)
+                except ImportError as exc:
+                    raise WarehouseError(
+                        f"ML_ASSETS_WAREHOUSE names a DuckLake lake but the DuckDB extension "
+                        f"{name} is not installed; install the team extra "
+                        '(pip install -e ".[team]") and retry.'
+                    ) from exc
+                base.execute(f"load '{path}'")
+            if data_path.startswith("s3://"):
+                s3 = settings.s3_settings()
+                base.execute(
+                    "create secret lake_s3 (type s3, key_id ?, secret ?, region ?, endpoint ?, "
+                    "url_style 'path', use_ssl ?)",
+                    [s3["key_id"], s3["secret"], s3["region"], s3["endpoint"], s3["use_ssl"]],
+                )
+            options = "data_path '{}'".format(data_path.replace("'", "''")) + (
+                ", read_only" if read_only else ""
+            )
+            catalog = _lake_catalog(uri).replace("'", "''")
+            for attempt in range(5):
+                try:
+                    base.execute(f"attach '{catalog}' as {LAKE_ALIAS} ({options})")
+                    break
+                except duckdb.Error as exc:
+                    # Two processes attaching a new catalog both create its tables; the
+                    # loser finds them on the next attempt.
+                    if attempt == 4 or "Failed to initialize DuckLake" not in str(exc):
+                        raise
+                    time.sleep(0.2 * (attempt + 1))
+        except BaseException:
+            base.close()
+            raise
+        _LAKES[key] = base
+    cursor = base.cursor()
+    cursor.execute(f"use {LAKE_ALIAS}")
+    return cursor
+
+
+def _forget_lake(uri: str) -> None:
+    for key in [k for k in _LAKES if k[0] == uri]:
+        with suppress(duckdb.Error):
+            _LAKES.pop(key).close()
+
+
+def _lake_error(uri: str, exc: BaseException) -> WarehouseError | None:
+    """A one-sentence error for a failure of the lake's servers, or None if it is not one."""
+    from ml_assets import settings
+
+    text = str(exc)
+    brief = " ".join(text.split())[:240]
+    catalog = _catalog_server(uri)
+    if any(m in text for m in _PG_AUTH):
+        return WarehouseError(
+            f"The lake catalog server ({catalog}) refused the login: {brief}. "
+            "Check the user in ML_ASSETS_WAREHOUSE and the password in PGPASSWORD, then run "
+            "the step again; nothing was written."
+        )
+    if any(m in text for m in _PG_LOCKED):
+        return WarehouseError(
+            f"The lake catalog ({catalog}) stayed locked by another session for more than "
+            f"{CATALOG_LOCK_TIMEOUT_MS // 1000} s; this step's transaction was rolled back and "
+            "the earlier rows are unchanged. Find the session holding the lock "
+            "(pg_stat_activity), end it, and run the step again."
+        )
+    if any(m in text for m in _PG_DOWN):
+        return WarehouseError(
+            f"The lake catalog server ({catalog}) is unreachable: {brief}. "
+            "Start it (make team-up locally) or fix ML_ASSETS_WAREHOUSE, then run the step "
+            "again; the transaction was rolled back and earlier rows are unchanged."
+        )
+    data_path = settings.lake_data_path()
+    if data_path.startswith("s3://") and any(m in text for m in _S3_DOWN):
+        endpoint = settings.s3_settings()["endpoint"] or "AWS S3"
+        return WarehouseError(
+            f"The lake's object store ({endpoint}, {data_path}) failed: {brief}. "
+            "Check that it is running and that ML_ASSETS_S3_ENDPOINT and the AWS_* keys are "
+            "right, then run the step again; the catalog was not changed, so earlier rows are "
+            "unchanged."
+        )
+    return None
+
+
 def qualified_name(dotted: str) -> str:
     """``schema.table`` (as the dataset names give it), each part checked."""
     schema, _, table = dotted.partition(".")
@@ -79,9 +242,30 @@ def quoted(column: str) -> str:
 
 @contextmanager
 def connect(
-    path: Path, read_only: bool = False, lock_timeout_s: float = 120.0
+    path: Path | str, read_only: bool = False, lock_timeout_s: float = 120.0
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse, waiting with backoff while another process holds its lock."""
+    """Open the warehouse: the DuckDB file (waiting with backoff while another process holds
+    its lock), or the DuckLake lake when ``path`` is a ``ducklake:`` URI (then unqualified
+    table names resolve in the lake)."""
+    if is_lake(path):
+        uri = str(path)
+        try:
+            con = _open_lake(uri, read_only)
+        except duckdb.Error as exc:
+            _forget_lake(uri)
+            raise (_lake_error(uri, exc) or exc) from exc
+        try:
+            yield con
+        except duckdb.Error as exc:
+            error = _lake_error(uri, exc)
+            if error is not None:
+                _forget_lake(uri)
+                raise error from exc
+            raise
+        finally:
+            with suppress(duckdb.Error):
+                con.close()
+        return
     path = Path(path)
     if read_only and not path.exists():
         raise WarehouseError(
@@ -121,7 +305,8 @@ def connect(
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ?",
         [schema, table],
     ).fetchone()
     return bool(row and row[0])
@@ -130,7 +315,8 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
 def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
     rows = con.execute(
         "select column_name from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
+        "where table_catalog = current_database() and table_schema = ? and table_name = ? "
+        "order by ordinal_position",
         [schema, table],
     ).fetchall()
     return [r[0] for r in rows]
@@ -225,31 +411,60 @@ def replace_rows(
                 f"{int(outside.sum())} rows for {target} have {partition_column} outside the "
                 f"partition {partition_range[0]}..{partition_range[1]}; nothing was written."
             )
-    with _incoming(con, schema, table, frame) as view:
-        if not table_exists(con, schema, table):
-            con.execute(f"create table {target} as select {_date_casts(frame)} from {view}")
-            return len(frame)
-        existing = table_columns(con, schema, table)
-        if set(existing) != set(frame.columns):
-            added = [c for c in frame.columns if c not in existing]
-            dropped = [c for c in existing if c not in frame.columns]
-            raise WarehouseError(
-                f"The columns of {target} changed (new: {added or 'none'}; gone: "
-                f"{dropped or 'none'}); the existing rows are kept. Migrate the table "
-                f"deliberately, or drop it (drop table {target}) and rematerialize "
-                "every partition."
-            )
-        if partition_column is not None and partition_range is not None:
-            con.execute(
-                f"delete from {target} where {check_identifier(partition_column)} between ? and ?",
-                [partition_range[0], partition_range[1]],
-            )
-        else:
-            con.execute(f"delete from {target}")
-        _pause_for_test("after_delete", target)
-        con.execute(f"insert into {target} by name select * from {view}")
-    _pause_for_test("after_commit", target)
+
+    def write() -> None:
+        with _incoming(con, schema, table, frame) as view:
+            if not table_exists(con, schema, table):
+                con.execute(f"create table {target} as select {_date_casts(frame)} from {view}")
+                return
+            existing = table_columns(con, schema, table)
+            if set(existing) != set(frame.columns):
+                added = [c for c in frame.columns if c not in existing]
+                dropped = [c for c in existing if c not in frame.columns]
+                raise WarehouseError(
+                    f"The columns of {target} changed (new: {added or 'none'}; gone: "
+                    f"{dropped or 'none'}); the existing rows are kept. Migrate the table "
+                    f"deliberately, or drop it (drop table {target}) and rematerialize "
+                    "every partition."
+                )
+            if partition_column is not None and partition_range is not None:
+                con.execute(
+                    f"delete from {target} where {check_identifier(partition_column)} "
+                    "between ? and ?",
+                    [partition_range[0], partition_range[1]],
+                )
+            else:
+                con.execute(f"delete from {target}")
+            _pause_for_test("after_delete", target)
+            con.execute(f"insert into {target} by name select * from {view}")
+        _pause_for_test("after_commit", target)
+
+    _retry_conflicts(write, target)
     return len(frame)
+
+
+CONFLICT_RETRIES = 8
+
+
+def _retry_conflicts(write: Callable[[], None], target: str) -> None:
+    """Run a write transaction, again when the lake reports a conflict with a concurrent
+    writer (both created the table, say). The file profile has one writer: never retried."""
+    delay = 0.1
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            write()
+            return
+        except duckdb.TransactionException as exc:
+            if attempt == CONFLICT_RETRIES or not any(m in str(exc) for m in _CONFLICT):
+                if any(m in str(exc) for m in _CONFLICT):
+                    raise WarehouseError(
+                        f"Writing {target} conflicted with other writers {attempt + 1} times "
+                        f"({exc}); the earlier rows are unchanged. Run the step again, or lower "
+                        "the warehouse pool's limit."
+                    ) from exc
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def append_rows(
@@ -257,11 +472,15 @@ def append_rows(
 ) -> int:
     """Append rows by column name in one transaction, creating the table on first use."""
     target = qualified(schema, table)
-    with _incoming(con, schema, table, frame) as view:
-        if table_exists(con, schema, table):
-            con.execute(f"insert into {target} by name select * from {view}")
-        else:
-            con.execute(f"create table {target} as select {_date_casts(frame)} from {view}")
+
+    def write() -> None:
+        with _incoming(con, schema, table, frame) as view:
+            if table_exists(con, schema, table):
+                con.execute(f"insert into {target} by name select * from {view}")
+            else:
+                con.execute(f"create table {target} as select {_date_casts(frame)} from {view}")
+
+    _retry_conflicts(write, target)
     return len(frame)
 
 

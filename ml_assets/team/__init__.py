@@ -1,0 +1,1 @@
+"""The team profile: servers on loopback for local use and tests (``stack``)."""
