@@ -109,6 +109,17 @@ def spec_object():
     return load_spec(SPEC_PATH)
 
 
+def spec_settings(spec: dict) -> dict:
+    """The bench's defaults from the spec's opt-in keys (split, drift, retrain)."""
+    split = spec.get("split") or {}
+    return {
+        "split": "time" if split.get("by") == "date" else "id",
+        "test_days": split.get("test_days"),
+        "rules": "clustered" if (spec.get("drift") or {}).get("day_effects") else "independent",
+        "min_days": int((spec.get("retrain") or {}).get("min_days", 0)),
+    }
+
+
 def takes(function, name: str) -> bool:
     import inspect
 
@@ -175,7 +186,7 @@ class Model:
 class Trainer:
     """Training windows, fits and the gate, with the flights feature lists."""
 
-    def __init__(self, ds: Dataset, split: str = "id"):
+    def __init__(self, ds: Dataset, split: str = "id", min_days: int = 0, test_days=None):
         from ml_assets import drift, modelling
         from ml_assets.gate import GateRules
         from ml_assets.modelling import ModelParams
@@ -184,6 +195,9 @@ class Trainer:
 
         self.ds = ds
         self.split = split
+        # The spec's retrain: {min_days} and split: {test_days} (0 and None: as before).
+        self.min_days = min_days
+        self.test_days = test_days
         self.params = ModelParams(max_iter=MAX_ITER, learning_rate=0.1)
         # Flights are harder to predict than the churn generator: the churn floors (AUC 0.70,
         # Brier 0.20) would refuse a January model whose AUC is about 0.70 and whose months
@@ -204,14 +218,17 @@ class Trainer:
             first = next((i for i, d in enumerate(days) if d >= since), len(days))
             while first > 0 and sum(len(self.ds.by_day[d]) for d in days[first:]) < min_rows:
                 first -= 1
+            first = min(first, max(0, len(days) - self.min_days))
             days = days[first:]
         rows = pd.concat([self.ds.by_day[d] for d in days], ignore_index=True)
         if self.split == "time":
-            # The last fifth of the window's days is the test split: rows of a test day share
-            # no hour (and so no weather reading) with a training row.
-            test_days = days[-max(1, round(len(days) * TEST_FRACTION)) :] if len(days) > 1 else []
-            is_test = rows[self.ds.date_column].dt.date.isin(test_days)
-            rows["split"] = np.where(is_test, "test", "train")
+            # The window's latest days are the test split (the spec's split: {by: date}, by
+            # the same function training_set uses): rows of a test day share no hour (and so
+            # no weather reading) with a training row.
+            from ml_assets.modelling import split_by_date
+
+            dates = rows[self.ds.date_column]
+            rows["split"] = split_by_date(dates, TEST_FRACTION, self.test_days).to_numpy()
         return rows, days[0], days[-1]
 
     def fit(
@@ -426,8 +443,15 @@ def replay(
     for day in later:
         if day.day == 1 and out is not None:
             # Partial results at each month, so a long run under load still leaves numbers.
-            partial = {k: monthly_auc(p) for k, p in (*loops.items(), ("b", static), ("c", weekly))}
-            out.write_text(json.dumps({"until": day.isoformat(), "monthly": partial}, default=str))
+            # (the counts too: a run cut short still reports them for the months it finished).
+            named = {**{f"a:{r}": p for r, p in loops.items()}, "b": static, "c": weekly}
+            partial = {
+                "until": (day - dt.timedelta(days=1)).isoformat(),
+                "monthly": {k: monthly_auc(p) for k, p in named.items()},
+                "year": {k: year_auc(p) for k, p in named.items()},
+                "counts": counts_of(named),
+            }
+            out.write_text(json.dumps(partial, indent=1, default=str))
         if day.day == 1:
             state = ", ".join(
                 f"{r}: v{p.champion.version} {p.flagged_days} flagged {p.promotions} promoted"
@@ -492,6 +516,24 @@ def replay(
     return {**{f"a:{rule}": loop for rule, loop in loops.items()}, "b": static, "c": weekly}
 
 
+def counts_of(policies: dict[str, Policy]) -> dict[str, dict]:
+    return {
+        k: {
+            "flagged_days": p.flagged_days,
+            "performance_days": p.performance_days,
+            "drift_retrains": p.drift_retrains,
+            "performance_retrains": p.perf_retrains,
+            "scheduled_retrains": p.scheduled_retrains,
+            "promotions": p.promotions,
+            "refusals": p.refusals,
+            "notes": dict(p.notes),
+            "flagged_features": dict(p.flagged_features),
+            "events": p.events,
+        }
+        for k, p in policies.items()
+    }
+
+
 def monthly_auc(policy: Policy) -> dict[int, float]:
     out = {}
     by_month: dict[int, list] = {}
@@ -505,6 +547,8 @@ def monthly_auc(policy: Policy) -> dict[int, float]:
 
 
 def year_auc(policy: Policy) -> float:
+    if not policy.predictions:
+        return float("nan")
     return auc_of(
         np.concatenate([y for _, y, _ in policy.predictions]),
         np.concatenate([p for _, _, p in policy.predictions]),
@@ -515,8 +559,8 @@ def markdown(policies: dict[str, Policy]) -> str:
     import calendar
 
     names = {
-        "a:independent": "(a) closed loop, rows independent (before)",
-        "a:clustered": "(a) closed loop, days as clusters (after)",
+        "a:independent": "(a) closed loop, rows independent",
+        "a:clustered": "(a) closed loop, days as clusters",
         "b": "(b) January model",
         "c": "(c) weekly",
     }
@@ -566,16 +610,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", type=Path, default=None, help="prepared flights Parquet")
     parser.add_argument(
         "--rules",
-        default="independent,clustered",
+        default=None,
         help="drift rules of the closed loop, comma-separated: independent (rows as "
-        "independent, the rule before) and/or clustered (days as clusters)",
+        "independent) and/or clustered (days as clusters); default: the spec's "
+        "drift: {day_effects}",
     )
     parser.add_argument(
         "--split",
         choices=["id", "time"],
-        default="id",
-        help="test split of each training window: by id hash (the project's split) or the "
-        "window's last fifth of days",
+        default=None,
+        help="test split of each training window: by id hash or the window's latest days; "
+        "default: the spec's split: {by}",
+    )
+    parser.add_argument(
+        "--min-days",
+        type=int,
+        default=None,
+        help="least days of a performance-drift retrain; default: the spec's retrain: {min_days}",
     )
     parser.add_argument("--study", action="store_true", help="also run the drift-rule study")
     parser.add_argument("--no-replay", action="store_true", help="the study only")
@@ -584,17 +635,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
-    rules = [r for r in args.rules.split(",") if r]
     t0 = time.perf_counter()
     ds = load_dataset(args.table)
-    trainer = Trainer(ds, args.split)
+    settings = spec_settings(load_spec())
+    rules = [r for r in (args.rules or settings["rules"]).split(",") if r]
+    split = args.split or settings["split"]
+    min_days = settings["min_days"] if args.min_days is None else args.min_days
+    print(f"split {split}, drift rules {rules}, performance retrain at least {min_days} days")
+    trainer = Trainer(ds, split, min_days, settings["test_days"] if split == "time" else None)
     january, _ = trainer.fit(dt.date(2013, 1, 31), rules=tuple(rules))
     print(
         f"January model: test AUC {january.test_auc:.3f} "
         f"({january.window_start}..{january.window_end})"
     )
     result: dict = {
-        "split": args.split,
+        "split": split,
+        "min_days": min_days,
         "rules": rules,
         "january_test_auc": january.test_auc,
         "study": {},
@@ -625,21 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         fits=trainer.versions,
         monthly={k: monthly_auc(p) for k, p in policies.items()},
         year={k: year_auc(p) for k, p in policies.items()},
-        counts={
-            k: {
-                "flagged_days": p.flagged_days,
-                "performance_days": p.performance_days,
-                "drift_retrains": p.drift_retrains,
-                "performance_retrains": p.perf_retrains,
-                "scheduled_retrains": p.scheduled_retrains,
-                "promotions": p.promotions,
-                "refusals": p.refusals,
-                "notes": dict(p.notes),
-                "flagged_features": dict(p.flagged_features),
-                "events": p.events,
-            }
-            for k, p in policies.items()
-        },
+        counts=counts_of(policies),
     )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

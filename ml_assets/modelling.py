@@ -50,6 +50,45 @@ def split_by_id(ids: pd.Series, test_fraction: float = 0.2, salt: str = SPLIT_SA
     return pd.Series(np.where(is_test, "test", "train"), index=ids.index, dtype=object)
 
 
+def date_test_days(n_days: int, test_fraction: float, test_days: int | None = None) -> int:
+    """How many of a window's ``n_days`` latest days a split by date tests on: ``test_days``
+    when set, else the test fraction of the days (at least one); always leaving one day to
+    train on."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    wanted = test_days if test_days is not None else max(1, round(n_days * test_fraction))
+    return max(0, min(wanted, n_days - 1))
+
+
+def split_by_date(
+    dates: pd.Series, test_fraction: float = 0.2, test_days: int | None = None
+) -> pd.Series:
+    """'train' or 'test' per row: the window's latest days are the test split.
+
+    For data whose rows share a day's conditions (the flights of an hour share its weather),
+    a test row drawn from a training day is not new data: the test metrics, the
+    performance-drift baseline and the gate are then measured on days after every training
+    day, as the model will be used. Deterministic: it depends on the dates alone.
+    """
+    days = pd.to_datetime(dates).dt.normalize()
+    unique = np.sort(days.unique())
+    if len(unique) < 2:
+        raise ValueError(
+            f"A split by date needs at least 2 labelled days in the window, found {len(unique)}; "
+            "widen window_days or use split: {by: id} in the dataset spec."
+        )
+    n_test = date_test_days(len(unique), test_fraction, test_days)
+    is_test = days.isin(unique[len(unique) - n_test :]).to_numpy(dtype=bool)
+    return pd.Series(np.where(is_test, "test", "train"), index=dates.index, dtype=object)
+
+
+def split_rows(frame: pd.DataFrame, test_fraction: float, spec: DatasetSpec) -> pd.Series:
+    """The spec's test split of a window's rows (``split:`` key; by id hash by default)."""
+    if spec.split.by == "date":
+        return split_by_date(frame[spec.date_column], test_fraction, spec.split.test_days)
+    return split_by_id(frame[spec.id_column], test_fraction)
+
+
 # Earlier names, kept for callers written before the dataset spec.
 is_test_customer = is_test_id
 split_by_customer = split_by_id
@@ -67,7 +106,8 @@ def select_training_window(
     With ``since``, days before it are left out, so a retrain after a change in the relation
     between inputs and the target learns only the new relation. When the days from ``since`` on
     hold fewer than ``min_rows`` labelled rows, the most recent earlier days of the window are
-    kept, one at a time, until they do (the gate needs enough test rows to decide).
+    kept, one at a time, until they do (the gate needs enough test rows to decide), and
+    until at least the spec's ``retrain: {min_days: N}`` days are kept (0 by default).
     """
     spec = _spec(spec)
     date, label = spec.date_column, spec.target.column
@@ -87,6 +127,9 @@ def select_training_window(
         # Reach back over earlier days only while the rows since the change are too few.
         while first > 0 and counts[chosen[first:]].sum() < min_rows:
             first -= 1
+        # A day or two of rows that share their days' conditions is too few to learn from,
+        # and too few to judge on: keep at least min_days days (the window caps it).
+        first = min(first, max(0, len(chosen) - spec.retrain_min_days))
         chosen = chosen[first:]
         if len(chosen) == 0:
             raise ValueError(
@@ -112,7 +155,7 @@ def build_training_set(
     out = window[spec.feature_table_columns].copy()
     label = spec.target.column
     out[label] = out[label].astype("Int64")
-    out["split"] = split_by_id(out[spec.id_column], test_fraction)
+    out["split"] = split_rows(out, test_fraction, spec)
     return out
 
 

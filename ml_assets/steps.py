@@ -279,6 +279,12 @@ def read_reference_rows(
         ).df()
 
 
+def profile_day_column(spec: DatasetSpec) -> str | None:
+    """The date column when the spec asks the drift rule to treat days as clusters
+    (``drift: {day_effects: true}``), else None: rows independent, the rule's default."""
+    return spec.date_column if spec.drift_day_effects else None
+
+
 def reference_profile(
     training_set: pd.DataFrame,
     database: str | Path,
@@ -306,7 +312,7 @@ def reference_profile(
         rows, start, kind = training_set, None, "training window"
     reference_days = pd.to_datetime(rows[spec.date_column])
     return {
-        **build_reference_profile(rows, spec=spec),
+        **build_reference_profile(rows, day_column=profile_day_column(spec), spec=spec),
         "window_end": str(window_end),
         "reference_kind": kind,
         "reference_start": str(reference_days.min().date()),

@@ -103,8 +103,12 @@ def _training_set_asset(w: Wiring) -> AssetsDefinition:
         description=(
             "The most recent labelled days of features (window_days, default 30; only those "
             "from `since` on when a performance-drift retrain sets it) with a deterministic "
-            f"train/test split by {w.spec.id_column} hash: every row of an id falls on the "
-            "same side."
+            + (
+                "train/test split by date: the window's latest days are the test split."
+                if w.spec.split.by == "date"
+                else f"train/test split by {w.spec.id_column} hash: every row of an id falls "
+                "on the same side."
+            )
         ),
     )
     def training_set(

@@ -40,6 +40,9 @@ TOP_KEYS = (
     "features",
     "derived",
     "segments",
+    "split",
+    "drift",
+    "retrain",
     "description",
 )
 REQUIRED_KEYS = (
@@ -56,6 +59,10 @@ COLUMN_KEYS = ("type", "nullable", "unique", "min", "max", "values", "not_after"
 TARGET_KEYS = ("column", "positive")
 FEATURE_KEYS = ("numeric", "categorical", "derive", "exclude")
 SEGMENT_KEYS = ("name", "column", "bins", "labels")
+SPLIT_KEYS = ("by", "test_days")
+SPLIT_BY = ("id", "date")
+DRIFT_KEYS = ("day_effects",)
+RETRAIN_KEYS = ("min_days",)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PATTERN = re.compile(r"^[A-Za-z0-9_.\-]*\{date\}[A-Za-z0-9_\-]*$")
@@ -100,6 +107,16 @@ class ColumnSpec:
 class TargetSpec:
     column: str
     positive: Any
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """The training set's test split: ``id`` (a stable hash of the id: the default) or
+    ``date`` (the window's latest days; ``test_days`` of them, or the test fraction of the
+    window's days when None)."""
+
+    by: str = "id"
+    test_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +174,11 @@ class DatasetSpec:
     derived: tuple[ColumnSpec, ...] = ()
     path: Path = field(default=Path("spec.yaml"), compare=False)
     prefix: str | None = None
+    # Opt-in keys for data whose rows share a day's conditions (see docs/dataset-spec.md);
+    # the defaults are the behaviour of a spec without them.
+    split: SplitSpec = field(default_factory=SplitSpec)
+    drift_day_effects: bool = False
+    retrain_min_days: int = 0
 
     @property
     def names(self) -> DatasetNames:
@@ -457,6 +479,49 @@ def _parse_segments(ck: _Checker, raw: Any) -> list[SegmentSpec]:
     return out
 
 
+def _parse_split(ck: _Checker, raw: Any) -> SplitSpec:
+    if raw is None:
+        return SplitSpec()
+    if not isinstance(raw, dict):
+        ck.add("split", "expected {by: id} or {by: date, test_days: N}.")
+        return SplitSpec()
+    ck.unknown_keys(raw, SPLIT_KEYS, "split.")
+    by = raw.get("by", "id")
+    if by not in SPLIT_BY:
+        ck.add("split.by", f"{by!r} is not a split; use id (hash of the id) or date (latest days).")
+        by = "id"
+    test_days = raw.get("test_days")
+    if test_days is not None and (
+        isinstance(test_days, bool) or not isinstance(test_days, int) or test_days < 1
+    ):
+        ck.add("split.test_days", f"{test_days!r} must be a whole number of days, at least 1.")
+        test_days = None
+    if test_days is not None and by != "date":
+        ck.add("split.test_days", "applies to a split by date only; add by: date or remove it.")
+        test_days = None
+    return SplitSpec(by=str(by), test_days=test_days)
+
+
+def _parse_option(
+    ck: _Checker, raw: Any, key: str, allowed: tuple[str, ...], kind: type, default: Any
+) -> Any:
+    """The single option of a small mapping key (``drift``, ``retrain``), type-checked."""
+    if raw is None:
+        return default
+    if not isinstance(raw, dict):
+        ck.add(key, f"expected a mapping with the key {allowed[0]}.")
+        return default
+    ck.unknown_keys(raw, allowed, f"{key}.")
+    value = raw.get(allowed[0], default)
+    if kind is bool and not isinstance(value, bool):
+        ck.add(f"{key}.{allowed[0]}", f"{value!r} must be true or false.")
+        return default
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        ck.add(f"{key}.{allowed[0]}", f"{value!r} must be a whole number of days, 0 or more.")
+        return default
+    return value
+
+
 def _check_references(ck: _Checker, spec: DatasetSpec) -> None:
     landing = {c.name: c for c in spec.columns}
     derived = {c.name: c for c in spec.derived}
@@ -652,6 +717,9 @@ def _build(ck: _Checker, data: Any, path: Path) -> DatasetSpec | None:
         if problem:
             ck.add("features.derive", problem)
     segments = _parse_segments(ck, data.get("segments"))
+    split = _parse_split(ck, data.get("split"))
+    day_effects = _parse_option(ck, data.get("drift"), "drift", DRIFT_KEYS, bool, False)
+    min_days = _parse_option(ck, data.get("retrain"), "retrain", RETRAIN_KEYS, int, 0)
     if ck.problems and not columns:
         return None
     spec = DatasetSpec(
@@ -672,6 +740,9 @@ def _build(ck: _Checker, data: Any, path: Path) -> DatasetSpec | None:
         segments=tuple(segments),
         derived=derived,
         path=path,
+        split=split,
+        drift_day_effects=day_effects,
+        retrain_min_days=min_days,
     )
     _check_references(ck, spec)
     return spec
@@ -834,6 +905,9 @@ def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
         "derived": [column(c) for c in spec.derived],
         "path": str(spec.path),
         "prefix": spec.prefix,
+        "split": {"by": spec.split.by, "test_days": spec.split.test_days},
+        "drift_day_effects": spec.drift_day_effects,
+        "retrain_min_days": spec.retrain_min_days,
     }
 
 
@@ -874,4 +948,8 @@ def spec_from_dict(data: dict[str, Any]) -> DatasetSpec:
         derived=tuple(column(c) for c in data["derived"]),
         path=path,
         prefix=data.get("prefix"),
+        # A dict stored before these keys existed decides as such a spec did.
+        split=SplitSpec(**data.get("split", {})),
+        drift_day_effects=bool(data.get("drift_day_effects", False)),
+        retrain_min_days=int(data.get("retrain_min_days", 0)),
     )
