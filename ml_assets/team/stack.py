@@ -234,6 +234,8 @@ def start_postgres(root: Path, password: str, port: int | None = None, install: 
 def create_databases(pg: Postgres) -> None:
     import psycopg2
 
+    from ml_assets.warehouse import check_identifier
+
     con = psycopg2.connect(
         dbname="postgres", host=pg.host, port=pg.port, user=pg.user, password=pg.password
     )
@@ -242,7 +244,7 @@ def create_databases(pg: Postgres) -> None:
         for name in DATABASES:
             cur.execute("select 1 from pg_database where datname = %s", [name])
             if cur.fetchone() is None:
-                cur.execute(f"create database {name}")
+                cur.execute(f"create database {check_identifier(name)}")
     con.close()
 
 
