@@ -68,33 +68,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-LANDING_COLUMNS: list[str] = [
-    "customer_id",
-    "snapshot_date",
-    "signup_date",
-    "plan",
-    "contract",
-    "payment_method",
-    "region",
-    "monthly_charges",
-    "total_charges",
-    "support_calls_30d",
-    "logins_30d",
-    "avg_session_minutes",
-    "days_since_last_login",
-    "auto_renew",
-    "churned",
-]
-PLANS: tuple[str, ...] = ("basic", "standard", "premium")
-CONTRACTS: tuple[str, ...] = ("monthly", "annual", "two_year")
-PAYMENT_METHODS: tuple[str, ...] = ("card", "bank_transfer", "paypal", "invoice")
-REGIONS: tuple[str, ...] = ("north", "south", "east", "west")
+from ml_assets.dataset import load_spec
+
+# The landing schema, value sets and column types come from the churn spec beside this file,
+# so the generator cannot drift from what ingest accepts.
+_SPEC = load_spec(Path(__file__).with_name("spec.yaml"))
+LANDING_COLUMNS: list[str] = list(_SPEC.landing_columns)
+
+
+def _values(column: str) -> tuple[str, ...]:
+    return tuple(_SPEC.column(column).values)
+
+
+def _of_type(kind: str) -> tuple[str, ...]:
+    return tuple(c.name for c in _SPEC.columns if c.type == kind and c.name != _SPEC.target.column)
+
+
+PLANS = _values("plan")
+CONTRACTS = _values("contract")
+PAYMENT_METHODS = _values("payment_method")
+REGIONS = _values("region")
 SCENARIOS: tuple[str, ...] = ("none", "covariate", "category_mix", "concept", "null_spike")
 FORMATS: tuple[str, ...] = ("csv", "parquet")
 
-FLOAT_COLUMNS: tuple[str, ...] = ("monthly_charges", "total_charges", "avg_session_minutes")
-INT_COLUMNS: tuple[str, ...] = ("support_calls_30d", "logins_30d", "days_since_last_login")
-NULLABLE_COLUMNS: tuple[str, ...] = ("total_charges", "avg_session_minutes", "churned")
+FLOAT_COLUMNS = _of_type("float")
+INT_COLUMNS = _of_type("int")
+NULLABLE_COLUMNS = tuple(c.name for c in _SPEC.columns if c.nullable)
 
 _CATEGORIES: dict[str, tuple[str, ...]] = {
     "plan": PLANS,
