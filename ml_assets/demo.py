@@ -240,6 +240,22 @@ def _active_runs(instance) -> int:
     return len(instance.get_run_records(RunsFilter(statuses=statuses)))
 
 
+def _sensor_ticked_since(instance, name: str, since: float) -> bool:
+    """Whether sensor ``name`` has finished a tick that began at or after ``since``."""
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    finished = [TickStatus.SUCCESS, TickStatus.SKIPPED, TickStatus.FAILURE]
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        if state.instigator_name == name:
+            ticks = instance.get_ticks(
+                state.instigator_origin_id, state.selector_id, after=since, statuses=finished
+            )
+            if ticks:
+                return True
+    return False
+
+
 def _instance_progress(instance) -> tuple:
     """Moves whenever a run is created, logs an event or finishes anywhere in the instance."""
     from dagster import RunsFilter
@@ -322,10 +338,16 @@ def run_daemon_until_quiet(
             missing = expected_days - ingested
             active = _active_runs(instance)
             if not missing and active == 0:
-                quiet_since = quiet_since or time.monotonic()
-                # Quiet for a few sensor intervals: drift_sensor has seen the last report.
-                if time.monotonic() - quiet_since >= quiet_s:
-                    return
+                quiet_since = quiet_since or time.time()
+                # Done once drift_sensor has finished a tick that began after the last run
+                # ended (it has read the last report and asked for nothing), or after
+                # quiet_s when its ticks cannot be read.
+                if _sensor_ticked_since(instance, "drift_sensor", quiet_since) or (
+                    time.time() - quiet_since >= quiet_s
+                ):
+                    if _active_runs(instance) == 0:
+                        return
+                    quiet_since = None
             else:
                 quiet_since = None
             time.sleep(1.0)
@@ -608,7 +630,8 @@ def main(argv: list[str] | None = None) -> int:
         "--quiet-seconds",
         type=float,
         default=12.0,
-        help="how long the instance must be idle before stopping (default 12)",
+        help="once every day is ingested and no run is pending, stop when drift_sensor has "
+        "finished a tick after the last run, or after this many idle seconds (default 12)",
     )
     parser.add_argument(
         "--summary-file",

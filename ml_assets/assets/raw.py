@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
+    AssetObservation,
     AssetsDefinition,
     ConfigurableResource,
     Failure,
@@ -96,18 +97,39 @@ def build_raw_asset(w: Wiring) -> AssetsDefinition:
 
 
 def _refused(context, warehouse, exc: LandingFileError, days, landing_dir: Path, spec) -> Failure:
-    """Record a refused file in raw.quarantine and the Failure the UI shows on the partition
-    (our message itself, not a stack trace)."""
+    """Record a refused file in raw.quarantine, say why on the partition's page in the UI, and
+    return the Failure the run shows (our message itself, not a stack trace)."""
     bad_day = _failing_day(exc, days)
     _record_refusal(context, warehouse, exc, bad_day, spec)
-    return Failure(
-        description=str(exc),
-        metadata={
-            "landing_dir": str(landing_dir),
-            "partition": bad_day.isoformat(),
-            "landing_file": getattr(getattr(exc, "path", None), "name", ""),
-        },
-    )
+    metadata = {
+        "landing_dir": str(landing_dir),
+        "partition": bad_day.isoformat(),
+        "landing_file": getattr(getattr(exc, "path", None), "name", ""),
+    }
+    _observe_refusal(context, exc, bad_day, metadata)
+    return Failure(description=str(exc), metadata=metadata)
+
+
+def _observe_refusal(context, exc: LandingFileError, day: dt.date, metadata: dict) -> None:
+    """An observation of the refused partition carrying the reason. The UI's partition page
+    lists a partition's observations, while a failed run only shows there as "failed" (Dagster
+    open source does not store asset failure events). Logged at once, so the failing step does
+    not lose it."""
+    try:
+        context.log_event(
+            AssetObservation(
+                asset_key=context.asset_key,
+                partition=day.isoformat(),
+                description=f"Landing file refused: {exc}",
+                metadata={
+                    "refused": True,
+                    "reason": MetadataValue.text(str(exc)),
+                    **metadata,
+                },
+            )
+        )
+    except Exception as log_error:  # the refusal itself must still reach the user
+        context.log.warning(f"Could not record the refusal on the partition: {log_error}")
 
 
 def _failing_day(exc: LandingFileError, days: list[dt.date]) -> dt.date:

@@ -1,0 +1,115 @@
+"""What a user reads about a refused landing file where they look for it: the instance's event
+log holds the reason on the partition, and the asset's Events tab in the UI opens on it (the
+real webserver, read in Debian's chromium), beside the partition panel's "run failed"."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ml_assets import settings
+from ml_assets_tests.conftest import day, write_days
+from ml_assets_tests.test_dg import BIN, _env, dg
+from ml_assets_tests.test_ui import _browser, _open, free_port, stop, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.ui]
+
+RAW = ["raw", "customer_snapshots"]
+MODULE = "ml_assets.definitions"
+
+
+def _break_first_row(path: Path, column: str, value: str) -> None:
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index(column)] = value
+    path.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+
+
+@pytest.fixture()
+def refused(project, tmp_path) -> dict:
+    """A project whose second day's file breaks a landing rule; both days launched with dg."""
+    write_days(project / "landing", 2, rows=60)
+    bad = project / "landing" / f"customers_{day(1).isoformat()}.csv"
+    _break_first_row(bad, "monthly_charges", "-5.0")
+    env = _env(tmp_path)
+    good = dg("launch", "--assets", "/".join(RAW), "--partition", day(0).isoformat(), env=env)
+    assert good.returncode == 0, good.stdout[-3000:] + good.stderr[-3000:]
+    failed = dg("launch", "--assets", "/".join(RAW), "--partition", day(1).isoformat(), env=env)
+    assert failed.returncode != 0
+    return {"env": env, "home": Path(env["DAGSTER_HOME"]), "bad": bad}
+
+
+def test_refusal_reason_is_recorded_on_the_partition(refused):
+    from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(refused["home"])))
+    try:
+
+        def observations(partition: str):
+            return instance.fetch_observations(
+                AssetRecordsFilter(asset_key=AssetKey(RAW), asset_partitions=[partition]),
+                limit=10,
+            ).records
+
+        [record] = observations(day(1).isoformat())
+        seen = record.asset_observation
+        assert seen.partition == day(1).isoformat()
+        reason = f"{refused['bad'].name}: column monthly_charges breaks rule"
+        assert reason in seen.description
+        assert reason in seen.metadata["reason"].value
+        assert seen.metadata["landing_file"].value == refused["bad"].name
+        # The observation belongs to the failed run, and the good day has none.
+        run = instance.get_run_by_id(record.event_log_entry.run_id)
+        assert run is not None and run.status.value == "FAILURE"
+        assert observations(day(0).isoformat()) == []
+        assert instance.get_materialized_partitions(AssetKey(RAW)) == {day(0).isoformat()}
+    finally:
+        instance.dispose()
+
+
+def test_ui_partition_page_shows_the_refusal_reason(refused, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    port = free_port()
+    log = tmp_path / "webserver.log"
+    env = dict(refused["env"])
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "dagster-webserver"), "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)],
+            env=env,
+            cwd=settings.PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/server_info", proc, log)
+        with sync_playwright() as p:
+            browser = _browser(p)
+            try:
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                url = f"{base}/assets/{'/'.join(RAW)}?view=partitions&partition={day(1)}"
+                _open(page, url)
+                reason = "column monthly_charges breaks rule"
+                # The partition's panel names the failed run; the failed run logged an
+                # observation of the partition, which the asset's Events tab opens on, with
+                # the reason as its description.
+                expect(page.get_by_text("did not materialize this asset")).to_be_visible(
+                    timeout=120_000
+                )
+                _open(page, f"{base}/assets/{'/'.join(RAW)}?view=events&partition={day(1)}")
+                expect(
+                    page.get_by_text(f"Landing file refused: {refused['bad'].name}")
+                ).to_be_visible(timeout=120_000)
+                expect(page.get_by_text(reason).first).to_be_visible()
+                page.screenshot(path=tmp_path / "refused_partition.png", full_page=True)
+            finally:
+                browser.close()
+    finally:
+        stop(proc)
+    assert (tmp_path / "refused_partition.png").stat().st_size > 10_000
