@@ -28,8 +28,7 @@ def _break_first_row(path: Path, column: str, value: str) -> None:
     path.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
 
 
-@pytest.fixture()
-def refused(project, tmp_path) -> dict:
+def _launch_a_refused_day(project: Path, tmp_path: Path) -> dict:
     """A project whose second day's file breaks a landing rule; both days launched with dg."""
     write_days(project / "landing", 2, rows=60)
     bad = project / "landing" / f"customers_{day(1).isoformat()}.csv"
@@ -42,7 +41,7 @@ def refused(project, tmp_path) -> dict:
     return {"env": env, "home": Path(env["DAGSTER_HOME"]), "bad": bad}
 
 
-def test_refusal_reason_is_recorded_on_the_partition(refused):
+def _assert_recorded_on_the_partition(refused: dict) -> None:
     from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
     from dagster._core.instance.ref import InstanceRef
 
@@ -71,7 +70,10 @@ def test_refusal_reason_is_recorded_on_the_partition(refused):
         instance.dispose()
 
 
-def test_ui_partition_page_shows_the_refusal_reason(refused, tmp_path):
+def test_refusal_reason_on_the_partition_and_in_the_ui(project, tmp_path):
+    refused = _launch_a_refused_day(project, tmp_path)
+    _assert_recorded_on_the_partition(refused)
+
     from playwright.sync_api import expect, sync_playwright
 
     port = free_port()

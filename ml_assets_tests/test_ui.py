@@ -82,14 +82,17 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ui_project(served_lifecycle) -> dict:  # noqa: F811
     """The session's small lifecycle: its folders and the environment to serve it."""
     life = served_lifecycle
     return {"root": life.root, "data": life.data, "home": life.home, "env": life.env}
 
 
-@pytest.fixture(scope="module")
+# Session scope: pytest tears a module fixture down whenever the worker turns to another
+# module, and xdist interleaves this module with test_lineage (same group), which started
+# `dagster dev` two or three times (45 s each).
+@pytest.fixture(scope="session")
 def dagster_ui(ui_project) -> Iterator[str]:
     """`dagster dev` (webserver and daemon) over the lifecycle's instance and data."""
     port = free_port()

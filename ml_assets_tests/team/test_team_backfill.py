@@ -7,7 +7,7 @@ instance, warehouse pool 1) and the team profile (PostgreSQL instance, DuckLake 
 warehouse pool 4) must both end with every landing row exactly once, no failed run and no
 lock error; the figures (wall time, runs, overlap of warehouse steps) are printed and
 written to backfill_profiles.json for the closing note. In `make test` the team profile runs
-alone on 10 days; the side-by-side comparison (20 days, ML_ASSETS_TEAM_BACKFILL_DAYS) is in
+alone on 6 days; the side-by-side comparison (20 days, ML_ASSETS_TEAM_BACKFILL_DAYS) is in
 the soak tier.
 """
 
@@ -44,9 +44,9 @@ from ml_assets_tests.test_backfill import (
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]
 
-# `make test`: 10 days on the team profile only (the file profile's backfill is test_backfill);
+# `make test`: 6 days on the team profile only (the file profile's backfill is test_backfill);
 # `make test-soak`: both profiles side by side, 20 days each (ML_ASSETS_TEAM_BACKFILL_DAYS).
-DAYS = 10
+DAYS = 6
 SOAK_DAYS = int(os.environ.get("ML_ASSETS_TEAM_BACKFILL_DAYS", "20"))
 ROWS_PER_DAY = 200
 
