@@ -36,6 +36,15 @@ def _env(tmp: Path) -> dict:
     return dict(os.environ, DAGSTER_HOME=str(home), PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
 
 
+def break_first_row(path: Path, column: str, value: str) -> None:
+    """Set ``column`` of a landing file's first row to ``value``."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index(column)] = value
+    path.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+
+
 def test_dg_check_and_list_defs_see_the_contract():
     checked = dg("check", "defs")
     assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-2000:]
@@ -68,11 +77,7 @@ def test_dg_launch_one_partition_and_a_refused_file(project, tmp_path):
     # error and pandera's report used to add two more, 187 lines in all) or Dagster's beta
     # notices.
     bad = project / "landing" / f"customers_{day(1).isoformat()}.csv"
-    lines = bad.read_text().splitlines()
-    header = lines[0].split(",")
-    row = lines[1].split(",")
-    row[header.index("monthly_charges")] = "-5.0"
-    bad.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    break_first_row(bad, "monthly_charges", "-5.0")
     done = dg(
         "launch", "--assets", "raw/customer_snapshots", "--partition", day(1).isoformat(), env=env
     )

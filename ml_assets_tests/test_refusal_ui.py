@@ -4,35 +4,25 @@ real webserver, read in Debian's chromium), beside the partition panel's "run fa
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from ml_assets import settings
+from ml_assets_tests import dagster_processes as procs
 from ml_assets_tests.conftest import day, write_days
-from ml_assets_tests.test_dg import BIN, _env, dg
-from ml_assets_tests.test_ui import _browser, _open, free_port, stop, wait_for
+from ml_assets_tests.test_dg import _env, break_first_row, dg
+from ml_assets_tests.test_ui import _browser, _open
 
 pytestmark = [pytest.mark.slow, pytest.mark.ui]
 
 RAW = ["raw", "customer_snapshots"]
-MODULE = "ml_assets.definitions"
-
-
-def _break_first_row(path: Path, column: str, value: str) -> None:
-    lines = path.read_text().splitlines()
-    header = lines[0].split(",")
-    row = lines[1].split(",")
-    row[header.index(column)] = value
-    path.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
 
 
 def _launch_a_refused_day(project: Path, tmp_path: Path) -> dict:
     """A project whose second day's file breaks a landing rule; both days launched with dg."""
     write_days(project / "landing", 2, rows=60)
     bad = project / "landing" / f"customers_{day(1).isoformat()}.csv"
-    _break_first_row(bad, "monthly_charges", "-5.0")
+    break_first_row(bad, "monthly_charges", "-5.0")
     env = _env(tmp_path)
     good = dg("launch", "--assets", "/".join(RAW), "--partition", day(0).isoformat(), env=env)
     assert good.returncode == 0, good.stdout[-3000:] + good.stderr[-3000:]
@@ -76,21 +66,10 @@ def test_refusal_reason_on_the_partition_and_in_the_ui(project, tmp_path):
 
     from playwright.sync_api import expect, sync_playwright
 
-    port = free_port()
-    log = tmp_path / "webserver.log"
-    env = dict(refused["env"])
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "dagster-webserver"), "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)],
-            env=env,
-            cwd=settings.PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    port = procs.free_port()
+    webserver = procs.start_webserver(refused["home"], procs.process_env(refused["home"]), port)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{base}/server_info", proc, log)
         with sync_playwright() as p:
             browser = _browser(p)
             try:
@@ -113,5 +92,5 @@ def test_refusal_reason_on_the_partition_and_in_the_ui(project, tmp_path):
             finally:
                 browser.close()
     finally:
-        stop(proc)
+        procs.stop(webserver)
     assert (tmp_path / "refused_partition.png").stat().st_size > 10_000
