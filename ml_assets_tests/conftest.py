@@ -13,6 +13,24 @@ import pytest
 from ml_assets_examples.churn import generator
 
 START = dt.date(2025, 1, 1)
+# The churn example's landing contract (DESIGN.md), written out once as the tests' reference.
+CHURN_LANDING_COLUMNS = [
+    "customer_id",
+    "snapshot_date",
+    "signup_date",
+    "plan",
+    "contract",
+    "payment_method",
+    "region",
+    "monthly_charges",
+    "total_charges",
+    "support_calls_30d",
+    "logins_30d",
+    "avg_session_minutes",
+    "days_since_last_login",
+    "auto_renew",
+    "churned",
+]
 
 
 def day(i: int) -> dt.date:

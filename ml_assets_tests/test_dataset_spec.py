@@ -20,6 +20,7 @@ from ml_assets.dataset import (
     spec_problems,
     target_to_event,
 )
+from ml_assets_tests.conftest import CHURN_LANDING_COLUMNS
 
 CHURN_SPEC = settings.PROJECT_ROOT / "ml_assets_examples" / "churn" / "spec.yaml"
 
@@ -60,23 +61,7 @@ def test_churn_spec_gives_todays_contract_names():
 def test_churn_spec_declares_todays_landing_schema():
     spec = active_spec()
     assert spec.path == CHURN_SPEC.resolve()
-    assert spec.landing_columns == [
-        "customer_id",
-        "snapshot_date",
-        "signup_date",
-        "plan",
-        "contract",
-        "payment_method",
-        "region",
-        "monthly_charges",
-        "total_charges",
-        "support_calls_30d",
-        "logins_30d",
-        "avg_session_minutes",
-        "days_since_last_login",
-        "auto_renew",
-        "churned",
-    ]
+    assert spec.landing_columns == CHURN_LANDING_COLUMNS
     assert spec.column("plan").values == ("basic", "standard", "premium")
     assert spec.column("total_charges").nullable and spec.column("total_charges").min == 0
     assert spec.column("signup_date").not_after == "snapshot_date"

@@ -13,6 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from ml_assets_examples.churn import generator as g
+from ml_assets_tests.conftest import CHURN_LANDING_COLUMNS
 
 START = dt.date(2025, 1, 1)
 NUMERIC = (
@@ -75,23 +76,7 @@ def collect(config: g.GeneratorConfig, days: range) -> tuple[pd.DataFrame, np.nd
 
 
 def test_public_constants() -> None:
-    assert g.LANDING_COLUMNS == [
-        "customer_id",
-        "snapshot_date",
-        "signup_date",
-        "plan",
-        "contract",
-        "payment_method",
-        "region",
-        "monthly_charges",
-        "total_charges",
-        "support_calls_30d",
-        "logins_30d",
-        "avg_session_minutes",
-        "days_since_last_login",
-        "auto_renew",
-        "churned",
-    ]
+    assert g.LANDING_COLUMNS == CHURN_LANDING_COLUMNS
     assert g.PLANS == ("basic", "standard", "premium")
     assert g.CONTRACTS == ("monthly", "annual", "two_year")
     assert g.PAYMENT_METHODS == ("card", "bank_transfer", "paypal", "invoice")
