@@ -9,11 +9,14 @@ TEST_STAMP := $(VENV)/.test-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 FLIGHTS_STAMP := $(VENV)/.flights-stamp
 # The installer: uv (from PyPI, pinned, put into .tools/ by the pip of the Python that is
-# there; no venv needed for it) resolves and installs the same pins as pip in a fraction of the time (see
-# docs/performance.md, "Install"); INSTALLER=pip uses pip only. --compile-bytecode writes the
-# .pyc files at install time as pip does: where PYTHONDONTWRITEBYTECODE is set (CI images often
-# set it) Python never writes them, and every process would compile dagster, MLflow and
-# scikit-learn from source again (5 s of each run's start on a 2-core machine).
+# there; no venv needed for it) resolves and installs the same pins as pip in a fraction of the
+# time (see docs/performance.md, "Install"); INSTALLER=pip uses pip only.
+# Bytecode: Python writes a module's .pyc on its first import, so only what is used gets
+# compiled, once. Where PYTHONDONTWRITEBYTECODE is set (CI images often set it) it writes none,
+# and every process would compile dagster, MLflow and scikit-learn from source again (5 s of
+# each run's start on a 2-core machine); the commands of this Makefile unset it. Compiling
+# everything at install instead (uv's --compile-bytecode) costs 18 s of every fresh install.
+export PYTHONDONTWRITEBYTECODE :=
 INSTALLER ?= uv
 UV_VERSION := 0.13.9
 TOOLS := .tools
@@ -83,7 +86,7 @@ $(UV):
 ifeq ($(INSTALLER),uv)
 INSTALL_DEPS := $(UV)
 define pip_install
-	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e ".$(1)"
+	$(UV) pip install --quiet --python $(BIN)/python -e ".$(1)"
 endef
 define make_venv
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)

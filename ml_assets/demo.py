@@ -266,20 +266,20 @@ def _instance_progress(instance) -> tuple:
     )
 
 
-def location_workspace(loc: Location, home: Path) -> Path:
-    """A workspace file with only this location (its name as in the project's
+def location_workspace(module_name: str, home: Path) -> Path:
+    """A workspace file with only the location of this module (its name as in the project's
     ``workspace.yaml``), so the daemon runs the sensors of the dataset being demonstrated and
-    not those of another dataset that shares the project."""
+    not those of another dataset that shares the project (nor starts its code server)."""
     import yaml
 
-    name = loc.module.replace(".", "_")
+    name = module_name.replace(".", "_")
     project = yaml.safe_load((settings.PROJECT_ROOT / "workspace.yaml").read_text()) or {}
     for entry in project.get("load_from", []):
         module = (entry or {}).get("python_module") or {}
-        if isinstance(module, dict) and module.get("module_name") == loc.module:
+        if isinstance(module, dict) and module.get("module_name") == module_name:
             name = module.get("location_name") or name
     path = home / f"workspace-{name}.yaml"
-    entry = {"python_module": {"module_name": loc.module, "location_name": name}}
+    entry = {"python_module": {"module_name": module_name, "location_name": name}}
     path.write_text(yaml.safe_dump({"load_from": [entry]}, sort_keys=False))
     return path
 
@@ -296,7 +296,7 @@ def run_daemon_until_quiet(
     from dagster import AssetKey
 
     env = dict(os.environ)
-    env.setdefault("ML_ASSETS_SENSOR_INTERVAL", "5")
+    env.setdefault("ML_ASSETS_SENSOR_INTERVAL", "2")
     # Launching a run asks the code server over gRPC, 60 s by default; on a loaded machine a
     # fresh code server takes longer than that and the run fails without starting.
     env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "600")
@@ -310,7 +310,7 @@ def run_daemon_until_quiet(
     )
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [daemon, "run", "-w", str(location_workspace(loc, Path(env["DAGSTER_HOME"])))],
+            [daemon, "run", "-w", str(location_workspace(loc.module, Path(env["DAGSTER_HOME"])))],
             cwd=settings.PROJECT_ROOT,
             env=env,
             stdout=log,

@@ -25,7 +25,6 @@ from pathlib import Path
 from ml_assets import settings
 
 BIN = Path(sys.executable).parent
-WORKSPACE = settings.PROJECT_ROOT / "workspace.yaml"
 
 
 # How long nothing may move before a wait gives up. Generous: on a loaded 2-core machine a
@@ -151,10 +150,19 @@ def process_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def churn_workspace(home: Path) -> Path:
+    """A workspace with only the churn location, named as in ``workspace.yaml``: the daemon
+    and the webserver of a test start one code server, not one per dataset (the two locations
+    side by side are test_workspace's and test_second_location's subject)."""
+    from ml_assets.demo import DEFAULT_LOCATION, location_workspace
+
+    return location_workspace(DEFAULT_LOCATION, home)
+
+
 def start_daemon(home: Path, env: dict[str, str], log_name: str = "daemon.log"):
     log = open(home / log_name, "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)],
+        [str(BIN / "dagster-daemon"), "run", "-w", str(churn_workspace(home))],
         cwd=settings.PROJECT_ROOT,
         env=env,
         stdout=log,
@@ -171,7 +179,10 @@ def start_webserver(home: Path, env: dict[str, str], port: int, stall_s: float =
     log_path = home / "webserver.log"
     log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [str(BIN / "dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)],
+        [
+            *(str(BIN / "dagster-webserver"), "-w", str(churn_workspace(home))),
+            *("-h", "127.0.0.1", "-p", str(port)),
+        ],
         cwd=settings.PROJECT_ROOT,
         env=env,
         stdout=log,
