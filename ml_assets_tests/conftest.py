@@ -35,9 +35,9 @@ CHURN_LANDING_COLUMNS = [
 
 def pytest_collection_modifyitems(config, items):
     """Modules with slow tests (daemons, webservers, subprocesses, model fits) first, each
-    module kept together. pytest-xdist hands the tests out in this order, so on two workers
-    the long tests start early and the many short ones fill the gaps at the end, instead of one
-    worker finishing a two-minute test alone."""
+    module kept together. pytest-xdist hands the tests out in this order, so the long tests
+    start early and the many short ones fill the gaps at the end, instead of one worker
+    finishing a two-minute test alone."""
     slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
 
