@@ -10,7 +10,9 @@ import pytest
 
 from ml_assets import settings
 
-PROBE = f'probe: ; @{sys.executable} -c "import sys; print(sys.dont_write_bytecode)"'
+# Prints whether this Python would skip writing bytecode.
+CHECK = "import sys; print(sys.dont_write_bytecode)"
+PROBE = f'probe: ; @{sys.executable} -c "{CHECK}"'
 
 
 @pytest.mark.slow
@@ -20,7 +22,7 @@ def test_make_commands_write_bytecode_where_the_environment_forbids_it():
     # compile dagster, MLflow and scikit-learn from source again.
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     outside = subprocess.run(
-        [sys.executable, "-c", "import sys; print(sys.dont_write_bytecode)"],
+        [sys.executable, "-c", CHECK],
         env=env,
         capture_output=True,
         text=True,
