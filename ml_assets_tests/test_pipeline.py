@@ -303,7 +303,14 @@ def test_retrain_gate_promotes_equal_and_refuses_below_floor(trained):
     report = query("select * from evaluation.evaluation_report")
     assert set(report["role"]) == {"challenger", "champion"}
 
-    strict = {"ops": {**window["ops"], "registry__champion_model": {"config": {"min_auc": 0.99}}}}
+    # Refused on the floor whatever the model: no search needed for this challenger.
+    strict = {
+        "ops": {
+            **window["ops"],
+            "training__churn_model": {"config": {"max_iter": 80, "search": False}},
+            "registry__champion_model": {"config": {"min_auc": 0.99}},
+        }
+    }
     refused = run(RETRAIN, instance, run_config=strict)
     meta = metadata_of(refused, ["registry", "champion_model"])
     assert meta["promoted"] is False and meta["champion_version"] == 2
