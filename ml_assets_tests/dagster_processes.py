@@ -106,7 +106,14 @@ def run(args: list[str], *, stall_s: float = STALL_S, **popen) -> subprocess.Com
             return os.fstat(out.fileno()).st_size, os.fstat(err.fileno()).st_size
 
         progress = Progress(lambda: (group_cpu_seconds(proc.pid), sizes()), stall_s)
-        while proc.poll() is None:
+        while True:
+            # Returns as soon as the process exits; the progress probe (a scan of /proc)
+            # runs once a second, not in a tight loop.
+            try:
+                proc.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                pass
             if not progress.advancing():
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -118,7 +125,6 @@ def run(args: list[str], *, stall_s: float = STALL_S, **popen) -> subprocess.Com
                     + out.read()[-2000:]
                     + err.read()[-2000:]
                 )
-            time.sleep(0.2)
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(args, proc.returncode, out.read(), err.read())
