@@ -41,9 +41,9 @@ export MLFLOW_PORT
 # minute on a busy 2-core machine).
 MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 5001
-# pytest-xdist workers. `make test`: 3 on 2 cores, because its slow tests spend much of their
-# time waiting on daemons, sensor ticks and run queues (2 workers kept the cores 70-80 % busy;
-# 3 finished sooner, see docs/performance.md); `make test-fast` is all computation: 2.
+# pytest-xdist workers. `make test`: 3 on 2 cores, so a worker waiting on a daemon or a run
+# queue leaves the cores to the others; 2, 3 and 4 workers took the same time within the noise,
+# with both cores busy throughout (docs/performance.md). `make test-fast` is all computation: 2.
 PYTEST_WORKERS ?= 3
 FAST_WORKERS ?= 2
 LINT_PATHS := ml_assets ml_assets_examples ml_assets_tests bench
