@@ -12,6 +12,9 @@ import pytest
 
 from ml_assets_examples.churn import generator
 
+# ML_ASSETS_TEST_CPU_REPORT=FILE: CPU seconds per test (ml_assets_tests/cpu_report.py).
+pytest_plugins = ["ml_assets_tests.cpu_report"]
+
 START = dt.date(2025, 1, 1)
 # The churn example's landing contract (DESIGN.md), written out once as the tests' reference.
 CHURN_LANDING_COLUMNS = [
