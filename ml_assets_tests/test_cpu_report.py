@@ -75,8 +75,9 @@ def test_cpu_of_each_test_and_of_its_subprocesses(tmp_path, args):
     own_cpu = json.loads((tmp_path / "own.json").read_text())
     child, own = rows["test_burns_in_a_child"], rows["test_burns_in_itself"]
     waits = rows["test_waits"]
-    # The child's CPU is counted as the test's subprocesses' (its start-up on top of the loop).
-    assert child_cpu <= child["children_cpu_s"] <= child_cpu + 1.0, (child_cpu, child)
+    # The child's CPU is counted as the test's subprocesses' (its start-up on top of the loop;
+    # 0.01 for the report's rounding to hundredths).
+    assert child_cpu - 0.01 <= child["children_cpu_s"] <= child_cpu + 1.0, (child_cpu, child)
     # The test's own loop is counted as pytest's own CPU, and not as a subprocess's.
     assert own_cpu - 0.02 <= own["own_cpu_s"] <= own_cpu + 0.5, (own_cpu, own)
     assert own["children_cpu_s"] < 0.05 and waits["children_cpu_s"] < 0.05, rows
