@@ -52,10 +52,15 @@ def _run(tmp_path, *args) -> tuple[dict, str]:
     report = tmp_path / "cpu.jsonl"
     command = [sys.executable, "-m", "pytest", "-q", *args, "-p", "no:cacheprovider"]
     command += ["--rootdir", str(tmp_path), "-p", "ml_assets_tests.cpu_report", str(tmp_path)]
+    # The inner pytest gets none of the outer run's PYTEST_ADDOPTS (a plugin named there need
+    # not be importable from here); ml_assets_tests goes in front of any PYTHONPATH.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT), env.get("PYTHONPATH")]))
+    env["ML_ASSETS_TEST_CPU_REPORT"] = str(report)
     done = subprocess.run(
         command,
         cwd=tmp_path,
-        env=dict(os.environ, ML_ASSETS_TEST_CPU_REPORT=str(report), PYTHONPATH=str(PROJECT)),
+        env=env,
         capture_output=True,
         text=True,
     )
