@@ -123,8 +123,11 @@ def _reap() -> None:
 
 def serve(socket_path: str, parent_pid: int) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(socket_path)
+    # Bound and listening under another name first: the launcher waits for ``socket_path`` to
+    # exist, and a connection must not be refused between bind() and listen().
+    listener.bind(socket_path + ".new")
     listener.listen(16)
+    os.rename(socket_path + ".new", socket_path)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     while not stopping.is_set():
@@ -149,6 +152,8 @@ def serve(socket_path: str, parent_pid: int) -> None:
     listener.close()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(socket_path)
+    with contextlib.suppress(OSError):  # the launcher's folder, if it is empty now
+        os.rmdir(os.path.dirname(socket_path))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dagster import Array, Field, Noneable
+from dagster._core.errors import DagsterLaunchFailedError
 from dagster._core.events import EngineEventData
 from dagster._core.launcher.base import LaunchRunContext
 from dagster._serdes import ConfigurableClassData, serialize_value
@@ -87,6 +88,10 @@ def _cpu_seconds(pid: int) -> float | None:
 
 class ForkerUnavailable(RuntimeError):
     """The preloaded process could not be started or asked; the run goes the default way."""
+
+
+class ForkerLost(RuntimeError):
+    """The preloaded process was asked and did not answer: the run fails to launch."""
 
 
 class _Forker:
@@ -137,25 +142,40 @@ class _Forker:
             self._wait_ready()
 
     def fork_run(self, run_id: str, instance_ref: str) -> int:
+        """The pid of the forked run worker. ``ForkerUnavailable`` when the request could not
+        be sent (nothing was started); ``ForkerLost`` when it was sent and no answer came (a
+        worker may have been started, so the run must not be launched again)."""
         self.ensure()
         request = json.dumps({"run_id": run_id, "instance_ref": instance_ref}).encode() + b"\n"
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-                conn.settimeout(60)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            try:
+                conn.settimeout(30)
                 conn.connect(self.socket_path)
                 conn.sendall(request)
-                reply = b""
-                while not reply.endswith(b"\n"):
+            except OSError as exc:
+                raise ForkerUnavailable(f"could not ask the preloaded process: {exc}") from exc
+            # The answer comes within milliseconds; on a starved machine it may take long, so
+            # wait as long as the preloaded process lives.
+            conn.settimeout(5)
+            reply = b""
+            while not reply.endswith(b"\n"):
+                try:
                     chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    reply += chunk
-        except OSError as exc:
-            raise ForkerUnavailable(f"could not ask the preloaded process: {exc}") from exc
-        answer = json.loads(reply or b"{}")
-        if "pid" not in answer:
-            raise ForkerUnavailable(answer.get("error", "no answer from the preloaded process"))
-        return int(answer["pid"])
+                except TimeoutError:
+                    if self.proc is not None and self.proc.poll() is None:
+                        continue
+                    chunk = b""
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                reply += chunk
+        answer = json.loads(reply) if reply.endswith(b"\n") else {}
+        if "pid" in answer:
+            return int(answer["pid"])
+        if "error" in answer:  # refused before forking
+            raise ForkerUnavailable(answer["error"])
+        raise ForkerLost("the preloaded process took the run and gave no answer (it exited)")
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -210,6 +230,12 @@ class PreloadedRunLauncher(MonitoredRunLauncher):
                 pid = self._forker.fork_run(run.run_id, serialize_value(self._instance.get_ref()))
             except ForkerUnavailable as exc:
                 reason = str(exc)
+            except ForkerLost as exc:
+                raise DagsterLaunchFailedError(
+                    f"Run {run.run_id} was handed to the preloaded process, which exited without "
+                    "answering; it was not launched again, so that it cannot run twice. "
+                    "Re-execute it once the daemon's log shows why the process exited."
+                ) from exc
             else:
                 self._instance.report_engine_event(
                     f"Forked the run worker from the preloaded process (pid: {pid}).",
