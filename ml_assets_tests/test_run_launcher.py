@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -157,19 +158,21 @@ def test_a_forked_run_is_cancelled_through_the_launcher(daemon_home, tmp_path):
 )
 def test_runs_go_through_the_code_server_when_the_preloaded_process_refuses(daemon_home, tmp_path):
     # A preloaded module started a thread: forking that process could copy a held lock, so
-    # the forker exits, and the run is launched the default way, saying why.
+    # the forker exits, and the runs are launched the default way, saying why. It is tried
+    # once, not again for every run.
     home, env, instance, daemon = daemon_home
-    record = tmp_path / "record.json"
-    run_id = _launch(home, env, record)
-    run = _wait_for(instance, home, f"run {run_id}", lambda: _finished(instance, run_id))
-    assert run.status == DagsterRunStatus.SUCCESS
-    assert run.tags[LAUNCHER_TAG] == "code server"
-    assert any(
-        "Launching through the code server: the preloaded process exited (3)" in m
-        for m in _messages(instance, run_id)
-    )
-    assert "ml_assets.run_forker" not in json.loads(record.read_text())["parent_cmdline"]
-    assert "started-at-import" in (home / "daemon.log").read_text()
+    records = [tmp_path / "first.json", tmp_path / "second.json"]
+    for record in records:
+        run_id = _launch(home, env, record)
+        run = _wait_for(instance, home, f"run {run_id}", lambda r=run_id: _finished(instance, r))
+        assert run.status == DagsterRunStatus.SUCCESS
+        assert run.tags[LAUNCHER_TAG] == "code server"
+        assert any(
+            "Launching through the code server: the preloaded process exited (3)" in m
+            for m in _messages(instance, run_id)
+        )
+        assert "ml_assets.run_forker" not in json.loads(record.read_text())["parent_cmdline"]
+    assert (home / "daemon.log").read_text().count("started-at-import") == 1
 
 
 def test_prepare_child_reseeds_numpy_and_restores_signals():
@@ -202,3 +205,16 @@ def test_launcher_config_defaults_and_override():
     launcher = PreloadedRunLauncher(preload_modules=["numpy"])
     assert launcher._forker.preload == ["numpy"]
     launcher.dispose()
+
+
+def test_same_environment_compares_the_bin_folder_not_the_base_interpreter(tmp_path):
+    from ml_assets.run_launcher import _same_environment
+
+    venv_a, venv_b = tmp_path / "a" / "bin", tmp_path / "b" / "bin"
+    for folder in (venv_a, venv_b):
+        folder.mkdir(parents=True)
+        for name in ("python", "python3"):
+            (folder / name).symlink_to(sys.executable)
+    assert _same_environment(str(venv_a / "python"), str(venv_a / "python3"))
+    # Both link to the same interpreter, but their packages differ.
+    assert not _same_environment(str(venv_a / "python"), str(venv_b / "python"))
