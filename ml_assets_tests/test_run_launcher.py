@@ -117,7 +117,8 @@ def daemon_home(tmp_path, request):
         instance.dispose()
 
 
-def test_runs_are_forked_from_the_preloaded_process(daemon_home, tmp_path):
+def test_runs_are_forked_from_the_preloaded_process_and_cancelled_through_it(daemon_home, tmp_path):
+    # One daemon for both (each daemon and its code server cost about 10 CPU-seconds).
     home, env, instance, daemon = daemon_home
     records = [tmp_path / "first.json", tmp_path / "second.json"]
     run_ids = [_launch(home, env, path) for path in records]
@@ -138,9 +139,7 @@ def test_runs_are_forked_from_the_preloaded_process(daemon_home, tmp_path):
     # Each worker drew its own numbers, not the preloaded process's copied generator state.
     assert seen[0]["draw"] != seen[1]["draw"]
 
-
-def test_a_forked_run_is_cancelled_through_the_launcher(daemon_home, tmp_path):
-    home, env, instance, daemon = daemon_home
+    # A run still going is cancelled through the launcher (as the UI's "Terminate" does).
     record = tmp_path / "lingering.json"
     run_id = _launch(home, env, record, linger_s=600)
     _wait_for(instance, home, "the run's record", record.exists)
