@@ -46,7 +46,12 @@ from dagster._core.events import EngineEventData
 from dagster._core.launcher.base import LaunchRunContext
 from dagster._serdes import ConfigurableClassData, serialize_value
 
-from ml_assets.team.launcher import MonitoredRunLauncher, process_start_time, worker_pid_and_start
+from ml_assets.team.launcher import (
+    _START_SLACK_S,
+    MonitoredRunLauncher,
+    process_start_time,
+    worker_pid_and_start,
+)
 
 # What a run of this project imports that is worth importing once: the order matters for
 # skops, which scans every loaded module for scipy ufuncs when it is imported (cheaper first).
@@ -280,7 +285,7 @@ class PreloadedRunLauncher(MonitoredRunLauncher):
         if pid is None or started is None or exited:
             return False
         began = process_start_time(pid)
-        if began is None or began > started + 5.0:
+        if began is None or began > started + _START_SLACK_S:
             return False
         # What the code server's termination thread does to a run worker it started.
         os.kill(pid, signal.SIGINT)
