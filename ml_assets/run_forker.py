@@ -34,6 +34,9 @@ import time
 
 # The request and reply are one JSON line each; a request is a few kB (the instance ref).
 _MAX_REQUEST = 1 << 20
+# The forker's pid, beside its socket: the launcher writes it, so that a later launcher can
+# tell the folder of a SIGKILLed forker from a live one (run_launcher.sweep_stale_dirs).
+PID_FILE = "forker.pid"
 
 
 def preload(modules: list[str]) -> list[str]:
@@ -152,6 +155,8 @@ def serve(socket_path: str, parent_pid: int) -> None:
     listener.close()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(socket_path)
+    with contextlib.suppress(FileNotFoundError):  # written by the launcher for its sweep
+        os.unlink(os.path.join(os.path.dirname(socket_path), PID_FILE))
     with contextlib.suppress(OSError):  # the launcher's folder, if it is empty now
         os.rmdir(os.path.dirname(socket_path))
 

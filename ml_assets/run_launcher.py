@@ -46,6 +46,7 @@ from dagster._core.events import EngineEventData
 from dagster._core.launcher.base import LaunchRunContext
 from dagster._serdes import ConfigurableClassData, serialize_value
 
+from ml_assets.run_forker import PID_FILE
 from ml_assets.team.launcher import (
     _START_SLACK_S,
     MonitoredRunLauncher,
@@ -98,6 +99,43 @@ def _same_environment(executable: str, ours: str) -> bool:
     return os.path.dirname(os.path.abspath(executable)) == os.path.dirname(os.path.abspath(ours))
 
 
+DIR_PREFIX = "ml-assets-forker-"
+
+
+def sweep_stale_dirs(parent: str) -> list[str]:
+    """Remove the socket folders of preloaded processes that are gone; returns them.
+
+    A forker removes its folder when it stops, but not when it is SIGKILLed (a daemon killed
+    with its process group, a container stopped hard). Only this user's folders whose
+    recorded pid no longer exists are removed; a folder without a pid file (another version,
+    or a launcher between creating it and writing the file) is left alone.
+    """
+    removed = []
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(DIR_PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(parent, name)
+        try:
+            if os.lstat(path).st_uid != os.getuid() or not os.path.isdir(path):
+                continue
+            with open(os.path.join(path, PID_FILE)) as f:
+                pid = int(f.read().strip() or "0")
+        except (OSError, ValueError):
+            continue
+        if pid <= 0:
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except OSError:
+            pass  # alive under another user, or not ours to judge
+    return removed
+
+
 class ForkerUnavailable(RuntimeError):
     """The preloaded process could not be started or asked; the run goes the default way."""
 
@@ -123,7 +161,8 @@ class _Forker:
         return os.path.join(self.dir or "", "forker.sock")
 
     def _start(self) -> None:
-        self.dir = tempfile.mkdtemp(prefix="ml-assets-forker-")
+        sweep_stale_dirs(tempfile.gettempdir())
+        self.dir = tempfile.mkdtemp(prefix=DIR_PREFIX)
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -135,6 +174,10 @@ class _Forker:
             ],
             stdin=subprocess.DEVNULL,
         )
+        # Whose folder this is, for sweep_stale_dirs (the socket alone cannot tell a dead
+        # forker from a live one without connecting to it).
+        with open(os.path.join(self.dir, PID_FILE), "w") as f:
+            f.write(str(self.proc.pid))
 
     def _wait_ready(self) -> None:
         last_cpu, last_move = None, time.monotonic()

@@ -217,3 +217,57 @@ def test_same_environment_compares_the_bin_folder_not_the_base_interpreter(tmp_p
     assert _same_environment(str(venv_a / "python"), str(venv_a / "python3"))
     # Both link to the same interpreter, but their packages differ.
     assert not _same_environment(str(venv_a / "python"), str(venv_b / "python"))
+
+
+@pytest.fixture
+def short_tempdir(monkeypatch):
+    """A fresh folder as tempfile's default (short: a socket path has at most 107 bytes)."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="swp-")
+    monkeypatch.setattr(tempfile, "tempdir", folder)
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_sigkilled_forkers_folder_is_swept_and_live_ones_are_kept(short_tempdir):
+    from ml_assets.run_launcher import _Forker, sweep_stale_dirs
+
+    killed = _Forker([])
+    killed.ensure()
+    killed_dir = killed.dir
+    assert (Path(killed_dir) / "forker.pid").read_text() == str(killed.proc.pid)
+    killed.proc.kill()  # SIGKILL: the forker cannot remove its folder
+    killed.proc.wait()
+    assert Path(killed_dir, "forker.sock").exists()
+
+    # The next launcher's start removes it, and keeps what is not provably dead.
+    no_pid_file = short_tempdir / "ml-assets-forker-older-version"
+    no_pid_file.mkdir()
+    live = _Forker([])
+    try:
+        live.ensure()
+        live_dir = live.dir
+        assert not Path(killed_dir).exists()
+        assert no_pid_file.is_dir() and Path(live.socket_path).exists()
+        assert sweep_stale_dirs(str(short_tempdir)) == []
+        assert Path(live.socket_path).exists()
+    finally:
+        live.close()
+    assert not Path(live_dir).exists()
+
+
+def test_a_forker_that_stops_by_itself_leaves_no_folder(short_tempdir):
+    from ml_assets.run_launcher import _Forker
+
+    forker = _Forker([])
+    forker.ensure()
+    folder = Path(forker.dir)
+    # Its socket removed (as when the folder is cleaned by someone else): it stops and
+    # removes what is left, its pid file included.
+    os.unlink(forker.socket_path)
+    assert forker.proc.wait(timeout=60) == 0
+    assert not folder.exists()
+    forker.dir = None
+    forker.close()
