@@ -12,8 +12,9 @@ import pytest
 
 from ml_assets_examples.churn import generator
 
-# ML_ASSETS_TEST_CPU_REPORT=FILE: CPU seconds per test (ml_assets_tests/cpu_report.py).
-pytest_plugins = ["ml_assets_tests.cpu_report"]
+# ML_ASSETS_TEST_CPU_REPORT=FILE: CPU seconds per test (ml_assets_tests/cpu_report.py); the
+# garbage collector while the test modules load (ml_assets_tests/gc_tuning.py).
+pytest_plugins = ["ml_assets_tests.cpu_report", "ml_assets_tests.gc_tuning"]
 
 START = dt.date(2025, 1, 1)
 # The churn example's landing contract (DESIGN.md), written out once as the tests' reference.

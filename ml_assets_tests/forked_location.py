@@ -1,5 +1,6 @@
 """A tiny code location for test_run_launcher: one job that records which process ran it."""
 
+import gc
 import json
 import os
 import time
@@ -26,6 +27,8 @@ def record(config: RecordConfig) -> None:
                 "pid": os.getpid(),
                 "parent_cmdline": parent,
                 "draw": float(np.random.random()),
+                "gc_enabled": gc.isenabled(),
+                "gc_frozen": gc.get_freeze_count(),
             }
         )
     )

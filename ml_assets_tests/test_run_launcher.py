@@ -138,6 +138,10 @@ def test_runs_are_forked_from_the_preloaded_process_and_cancelled_through_it(dae
     assert seen[0]["pid"] != seen[1]["pid"]
     # Each worker drew its own numbers, not the preloaded process's copied generator state.
     assert seen[0]["draw"] != seen[1]["draw"]
+    # The preloaded modules are frozen out of the collector's reach (the worker's collections
+    # do not walk them), and the collector itself is on.
+    for info in seen:
+        assert info["gc_enabled"] and info["gc_frozen"] > 10_000, info
 
     # A run still going is cancelled through the launcher (as the UI's "Terminate" does).
     record = tmp_path / "lingering.json"
