@@ -37,10 +37,10 @@ import pytest
 from dagster import (
     AssetKey,
     DagsterEventType,
+    DagsterInstance,
     DagsterRunStatus,
     RunsFilter,
     build_sensor_context,
-    instance_for_test,
     materialize,
 )
 from dagster._core.storage.partition_status_cache import AssetPartitionStatus
@@ -110,7 +110,7 @@ def baseline(tmp_path_factory) -> Path:
     """A warehouse holding GOOD_DAY's raw rows and features, built once."""
     folder = tmp_path_factory.mktemp("baseline")
     write_landing_file(rows_of(GOOD_DAY), folder / "landing", GOOD_DAY)
-    with instance_for_test() as instance:
+    with DagsterInstance.ephemeral() as instance:
         result = ingest(folder, GOOD_DAY, instance, selection=[DAILY_KEYS[0], DAILY_KEYS[1]])
         assert result.success
     return folder
@@ -119,7 +119,7 @@ def baseline(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def shared_instance():
     """One Dagster instance for the bad-file cases (each checks its own run by id)."""
-    with instance_for_test() as instance:
+    with DagsterInstance.ephemeral() as instance:
         yield instance
 
 
@@ -399,7 +399,7 @@ def test_symlink_out_of_the_landing_folder_is_refused(baseline, tmp_path):
     digest = hashlib.sha256(outside.read_bytes()).hexdigest()
     (folder / "landing" / CSV).symlink_to(outside)
     before = table_digests(folder / "warehouse.duckdb")
-    with instance_for_test() as instance:
+    with DagsterInstance.ephemeral() as instance:
         result = ingest(folder, DAY, instance)
         assert not result.success
         message = failure_message(instance, result.run_id)
@@ -416,7 +416,7 @@ def test_a_good_file_after_a_refusal_ingests(baseline, tmp_path):
     shutil.copytree(baseline, folder)
     path = folder / "landing" / CSV
     path.write_bytes(as_csv(set_cells(rows_of(DAY), "plan", [1], "gold"))[CSV])
-    with instance_for_test() as instance:
+    with DagsterInstance.ephemeral() as instance:
         assert not ingest(folder, DAY, instance).success
         path.write_bytes(as_csv(rows_of(DAY))[CSV])
         result = ingest(folder, DAY, instance, selection=DAILY_KEYS[:2])
@@ -472,7 +472,7 @@ def test_file_still_being_written_is_not_requested(tmp_path, monkeypatch):
         text=True,
     )
     cursor, requested, ticks_while_writing, refused_partial = None, [], 0, False
-    with instance_for_test() as instance:
+    with DagsterInstance.ephemeral() as instance:
         try:
             assert writer.stdout.readline().strip() == "0"  # the first chunk is on disk
             while writer.poll() is None:
@@ -519,7 +519,7 @@ def test_a_bad_day_inside_a_range_run_writes_nothing_for_the_range(baseline, tmp
         as_csv(set_cells(rows_of(DAY), "monthly_charges", [0], -1.0))[CSV]
     )
     before = table_digests(folder / "warehouse.duckdb")
-    with instance_for_test() as instance:
+    with DagsterInstance.ephemeral() as instance:
         result = materialize(
             ALL_ASSETS,
             selection=DAILY_KEYS[:2],

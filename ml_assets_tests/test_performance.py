@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetKey, AssetMaterialization, build_sensor_context, instance_for_test
+from dagster import AssetKey, AssetMaterialization, DagsterInstance, build_sensor_context
 from sklearn.metrics import roc_auc_score
 
 from ml_assets.definitions import defs, retrain_job
@@ -85,7 +85,7 @@ def test_too_few_labels_or_no_baseline_give_no_decision():
 
 
 def test_drift_sensor_retrains_on_performance_drift():
-    with instance_for_test() as instance:
+    with DagsterInstance.ephemeral() as instance:
         instance.report_runless_asset_event(
             AssetMaterialization(
                 asset_key=AssetKey(["scoring", "churn_predictions"]),

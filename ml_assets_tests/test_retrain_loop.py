@@ -1,8 +1,9 @@
 """The closed loop on a concept drift: drift in, one retrain, gate, new champion, accuracy back.
 
-drift_sensor is evaluated tick by tick against a real Dagster instance (its own DAGSTER_HOME
-under tmp_path), and the runs it requests are executed as the real ``retrain_job`` with the
-request's run config and tags, over a real DuckDB file and a real MLflow SQLite store.
+drift_sensor is evaluated tick by tick against a Dagster instance (Dagster's in-memory
+storage; the daemon tests cover the SQLite one), and the runs it requests are executed as the
+real ``retrain_job`` with the request's run config and tags, over a real DuckDB file and a real
+MLflow SQLite store.
 
 The scenario: from day 10 the effects of support calls and monthly charges on churn are
 reversed and tripled (generator scenario ``concept``, magnitude 2.0). The inputs
@@ -18,7 +19,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetKey, Definitions, build_sensor_context, instance_for_test
+from dagster import AssetKey, DagsterInstance, Definitions, build_sensor_context
 from sklearn.metrics import roc_auc_score
 
 from ml_assets import registry, settings
@@ -95,9 +96,7 @@ def test_concept_drift_one_retrain_new_champion_recovers_auc(project, tmp_path):
     ingest, retrain = code.resolve_job_def("ingest_job"), code.resolve_job_def("retrain_job")
     sensor = build_drift_sensor(retrain_job)
 
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    with instance_for_test(temp_dir=str(home)) as instance:
+    with DagsterInstance.ephemeral() as instance:
 
         def ingest_day(i: int) -> None:
             assert ingest.execute_in_process(

@@ -9,8 +9,8 @@ import pytest
 from dagster import (
     AssetKey,
     AssetMaterialization,
+    DagsterInstance,
     build_sensor_context,
-    instance_for_test,
     validate_run_config,
 )
 
@@ -82,7 +82,7 @@ def test_only_performance_drift_moves_the_window_start():
 
 def test_drift_sensor_requests_a_window_from_the_performance_drift_day():
     sensor = build_drift_sensor(retrain_job)
-    with instance_for_test() as instance:
+    with DagsterInstance.ephemeral() as instance:
         instance.report_runless_asset_event(
             AssetMaterialization(
                 asset_key=AssetKey(["scoring", "churn_predictions"]),

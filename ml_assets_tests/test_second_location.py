@@ -15,7 +15,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetSelection, DagsterInstance, instance_for_test, materialize
+from dagster import AssetSelection, DagsterInstance, materialize
 from sklearn.metrics import roc_auc_score
 
 from ml_assets import settings, warehouse
@@ -99,7 +99,7 @@ def test_the_flights_location_runs_beside_an_active_churn_spec(flights_project):
         "dagster/asset_partition_range_start": START.isoformat(),
         "dagster/asset_partition_range_end": last,
     }
-    with instance_for_test() as instance:
+    with DagsterInstance.ephemeral() as instance:
         assert isinstance(instance, DagsterInstance)
 
         def run(*roles: str, **kwargs) -> None:

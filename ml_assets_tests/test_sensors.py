@@ -8,7 +8,7 @@ import os
 import time
 
 import pytest
-from dagster import AssetKey, AssetMaterialization, build_sensor_context, instance_for_test
+from dagster import AssetKey, AssetMaterialization, DagsterInstance, build_sensor_context
 
 from ml_assets.definitions import defs, ingest_job, retrain_job
 from ml_assets.sensors import build_drift_sensor, build_landing_sensor, read_drift_events
@@ -21,7 +21,7 @@ PREDICTIONS_KEY = AssetKey(["scoring", "churn_predictions"])
 
 @pytest.fixture()
 def instance():
-    with instance_for_test() as test_instance:
+    with DagsterInstance.ephemeral() as test_instance:
         yield test_instance
 
 
