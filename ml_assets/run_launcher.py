@@ -74,6 +74,13 @@ DEFAULT_PRELOAD = (
     "mlflow",
     "mlflow.pyfunc",
     "mlflow.sklearn",
+    # The local instance's and MLflow's SQLite stores (SQLAlchemy, alembic): 0.8 s once here
+    # instead of about 1 s in every run.
+    "dagster._core.storage.runs.sqlite",
+    "dagster._core.storage.event_log.sqlite",
+    "dagster._core.storage.schedules.sqlite",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
 )
 # The tag a forked run carries (shown in the UI's run tags): terminate() signals its worker.
 LAUNCHER_TAG = "ml_assets/run_worker"
