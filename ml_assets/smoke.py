@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     mlflow.set_registry_uri(args.tracking_uri)
     rows = pd.read_parquet(args.rows)
     try:
-        model = mlflow.pyfunc.load_model(model_uri)
+        # suppress_warnings skips MLflow's comparison of the model's pip requirements with the
+        # installed packages (0.7 s of scanning every installed distribution): the challenger
+        # was logged from this same environment moments ago, and the comparison only warns.
+        model = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
         output = np.asarray(model.predict(rows))
     except Exception as exc:  # the whole point is to report any failure as a verdict
         print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]}))
