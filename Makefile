@@ -169,9 +169,9 @@ team-up: team-deps
 team-down: team-deps
 	$(BIN)/python -m ml_assets.team.stack down
 
-# The whole suite, CI's command: lint, the definitions as dg loads them, then every test but
-# the soak tier on both cores.
-test: test-deps system-deps lint dg-check
+# The whole suite, CI's command: lint, then every test but the soak tier on both cores; the
+# definitions as dg loads them (dg check defs, dg list defs) are checked by test_dg.py.
+test: test-deps system-deps lint instance
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not soak"
 
 # The edit-test loop: no daemon, webserver, browser or subprocess (see docs/development.md).
