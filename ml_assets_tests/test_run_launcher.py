@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -226,9 +229,6 @@ def test_same_environment_compares_the_bin_folder_not_the_base_interpreter(tmp_p
 @pytest.fixture
 def short_tempdir(monkeypatch):
     """A fresh folder as tempfile's default (short: a socket path has at most 107 bytes)."""
-    import shutil
-    import tempfile
-
     folder = tempfile.mkdtemp(prefix="swp-")
     monkeypatch.setattr(tempfile, "tempdir", folder)
     yield Path(folder)
@@ -263,7 +263,7 @@ def test_a_sigkilled_forkers_folder_is_swept_and_live_ones_are_kept(short_tempdi
 
 
 def test_a_forker_that_stops_by_itself_leaves_no_folder(short_tempdir):
-    from ml_assets.run_launcher import _Forker
+    from ml_assets.run_launcher import _cpu_seconds, _Forker
 
     forker = _Forker([])
     forker.ensure()
@@ -271,7 +271,14 @@ def test_a_forker_that_stops_by_itself_leaves_no_folder(short_tempdir):
     # Its socket removed (as when the folder is cleaned by someone else): it stops and
     # removes what is left, its pid file included.
     os.unlink(forker.socket_path)
-    assert forker.proc.wait(timeout=60) == 0
+    progress = procs.Progress(lambda: _cpu_seconds(forker.proc.pid))
+    while progress.advancing():
+        if forker.proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(progress.describe("the forker to stop once its socket was removed"))
+    assert forker.proc.returncode == 0
     assert not folder.exists()
     forker.dir = None
     forker.close()
