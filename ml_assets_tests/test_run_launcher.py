@@ -103,6 +103,10 @@ def daemon_home(tmp_path, request):
     preload = getattr(request, "param", ["dagster", "numpy"])
     home = _home(tmp_path, preload)
     env = procs.process_env(home)
+    # The instance creates its SQLite databases before the daemon starts: two processes that
+    # create the same database at once can both run its CREATE TABLE (CI failed on
+    # "table alembic_version already exists").
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     daemon = subprocess.Popen(
         [str(procs.BIN / "dagster-daemon"), "run", "-w", str(home / "workspace.yaml")],
         cwd=settings.PROJECT_ROOT,
@@ -112,7 +116,6 @@ def daemon_home(tmp_path, request):
         start_new_session=True,
     )
     daemon.log_file = daemon.stdout
-    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     try:
         yield home, env, instance, daemon
     finally:
